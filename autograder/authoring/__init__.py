@@ -1,0 +1,1 @@
+"""Tools for course staff: generate skeletons from references, keep README points tables in sync."""

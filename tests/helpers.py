@@ -1,0 +1,39 @@
+"""Shared helpers for the project's tests: buggy submissions made from the reference, and grading shortcuts."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from autograder import spec as specs
+from autograder.grading import grade
+from autograder.report import Report
+
+
+def mutate(source: str, old: str, new: str) -> str:
+    """`source` with the one occurrence of `old` replaced by `new` (fails loudly when the reference changed)."""
+    count = source.count(old)
+    if count != 1:
+        raise AssertionError(f"expected exactly one occurrence of {old!r} in the reference, found {count}")
+    return source.replace(old, new)
+
+
+def write_submission(tmp_path: Path, slug: str, source: str, name: str = "sub") -> Path:
+    folder = tmp_path / name
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{slug}.py"
+    path.write_text(source)
+    return path
+
+
+def reference_source(slug: str) -> str:
+    return specs.load(slug).reference.read_text()
+
+
+def grade_variant(tmp_path: Path, slug: str, old: str, new: str, select=None, seed: int = 7, name="bug") -> Report:
+    """Grade the reference with one realistic bug planted in it."""
+    path = write_submission(tmp_path, slug, mutate(reference_source(slug), old, new), name)
+    return grade(slug, path, seed=seed, select=select)
+
+
+def failed_targets(report: Report) -> set[str]:
+    return {r.target for r in report.results if not r.passed}
