@@ -139,5 +139,14 @@ def author_sync(assignments, check_only):
         console.print("everything is up to date")
 
 
+def _register_instructor_commands() -> None:
+    from .instructor import commands_batch, commands_release
+
+    commands_batch.register(main)
+    commands_release.register(main)
+
+
+_register_instructor_commands()
+
 if __name__ == "__main__":
     main()

@@ -30,7 +30,12 @@ def sync_readme(slug: str, check_only: bool = False) -> list[str]:
     pattern = re.compile(re.escape(BEGIN) + r".*?" + re.escape(END), re.S)
     if not pattern.search(text):
         return []
-    wanted = pattern.sub(lambda _: f"{BEGIN}\n{points_table(collect(slug))}\n{END}", text)
+    checks = collect(slug)
+    public = [c for c in checks if c[1] == "public"]
+    hidden = [c for c in checks if c[1] == "hidden"]
+    # Hidden checks are summarised, not listed: the README ships to students.
+    table = points_table(public, (len(hidden), sum(c[2] for c in hidden)) if hidden else None)
+    wanted = pattern.sub(lambda _: f"{BEGIN}\n{table}\n{END}", text)
     if wanted == text:
         return []
     if not check_only:

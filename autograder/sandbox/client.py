@@ -232,6 +232,11 @@ class Sandbox:
         except codec.CodecError as exc:
             self.kill()
             raise StudentError(f"{what} sent back something unreadable: {exc}", kind="protocol") from None
+        except BaseException:
+            # Interrupted mid-call (the check's pytest-timeout backstop, Ctrl-C): the worker may still answer
+            # later, so it can no longer be trusted to stay in step. Start afresh on the next call.
+            self.kill()
+            raise
         finally:
             self.time_in_student += time.monotonic() - t0
         try:

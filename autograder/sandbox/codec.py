@@ -97,11 +97,8 @@ def _enc(v, blobs, depth):
 def _enc_ndarray(a, blobs):
     if a.dtype.hasobject or a.dtype.fields is not None:
         raise CodecError(f"NumPy arrays of dtype {a.dtype} cannot be sent")
-    import numpy as np
-
-    c = np.ascontiguousarray(a)
-    blobs.append(c.tobytes())
-    return {"$": "nd", "dtype": c.dtype.str, "shape": list(c.shape), "b": len(blobs) - 1}
+    blobs.append(a.tobytes(order="C"))
+    return {"$": "nd", "dtype": a.dtype.str, "shape": list(a.shape), "b": len(blobs) - 1}
 
 
 def _enc_tensor(t, blobs):

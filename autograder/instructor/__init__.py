@@ -1,0 +1,1 @@
+"""The instructor's side: grade a whole class, reports, the student bundle, exports, the course self-test."""
