@@ -165,7 +165,7 @@ def _install_tripwires(rules: list) -> None:
                 blocked_modules.append((pattern, why))
             continue
         for name in list(vars(owner)):
-            if fnmatch.fnmatchcase(name, tail):
+            if fnmatch.fnmatchcase(name, tail) and not name.startswith("__"):
                 setattr(owner, name, _tripwire(getattr(owner, name), f"{head}.{name}", why))
     if blocked_modules:
         sys.meta_path.insert(0, _ImportBlocker(blocked_modules))
