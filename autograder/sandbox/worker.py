@@ -25,6 +25,7 @@ import resource
 import signal
 import sys
 import traceback
+from types import ModuleType
 
 sys.dont_write_bytecode = True
 _HERE = os.path.dirname(os.path.abspath(__file__))
@@ -165,8 +166,10 @@ def _install_tripwires(rules: list) -> None:
                 blocked_modules.append((pattern, why))
             continue
         for name in list(vars(owner)):
-            if fnmatch.fnmatchcase(name, tail) and not name.startswith("__"):
-                setattr(owner, name, _tripwire(getattr(owner, name), f"{head}.{name}", why))
+            value = getattr(owner, name)
+            # Submodules stay: the framework's own code uses them (the static scan still reports their use).
+            if fnmatch.fnmatchcase(name, tail) and not name.startswith("__") and not isinstance(value, ModuleType):
+                setattr(owner, name, _tripwire(value, f"{head}.{name}", why))
     if blocked_modules:
         sys.meta_path.insert(0, _ImportBlocker(blocked_modules))
 
