@@ -43,7 +43,10 @@ def _grade(assignment, path, mode, seed, device, json_path, select):
         _fail(str(exc))
     render(report, console)
     if json_path:
-        report.write_json(json_path)
+        try:
+            report.write_json(json_path)
+        except OSError as exc:
+            _fail(f"could not write {json_path}: {exc.strerror or exc} (the report above is complete)")
         console.print(f"results written to {json_path}", highlight=False)
     return report
 

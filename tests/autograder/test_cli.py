@@ -94,3 +94,12 @@ def test_cuda_unavailable_is_a_clear_error(run):
         pytest.skip("this machine has CUDA")
     result = run("grade", "backprop", str(specs.load("backprop").reference), "--device", "cuda")
     assert result.exit_code == 2 and "CUDA is not available" in result.output
+
+
+def test_unwritable_json_path_is_a_clear_error_after_the_report(run, tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    result = run("grade", "backprop", str(specs.load("backprop").reference), "--only", "sgd_step",
+                 "--json", str(blocker / "r.json"))
+    assert result.exit_code == 2
+    assert "could not write" in result.output and "sgd_step" in result.output
