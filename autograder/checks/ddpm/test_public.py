@@ -1,0 +1,291 @@
+"""Public checks for ddpm: what `dlcourse check ddpm` runs, and what students can read.
+
+The oracles are the assignment's own formulas (Ho, Jain & Abbeel, 2020; Nichol & Dhariwal, 2021), evaluated here in
+the trusted process on the same inputs, and, for the sampler, exact statistics: with Gaussian data the ideal noise
+predictor is known in closed form and every reverse step is affine, so the distribution of the samples is known
+exactly. The submission runs in the sandbox and only its values come back.
+"""
+
+import importlib.util
+import sys
+from pathlib import Path
+
+import torch
+
+from autograder.checking import check
+from autograder.compare import expect_close, expect_equal, expect_true
+
+
+def load_common():
+    name = "dlcourse_checks_ddpm_common"
+    if name not in sys.modules:
+        spec = importlib.util.spec_from_file_location(name, Path(__file__).with_name("_common.py"))
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[name] = module
+        spec.loader.exec_module(module)
+    return sys.modules[name]
+
+
+C = load_common()
+
+
+def _gen(seed):
+    return torch.Generator().manual_seed(seed)  # public checks use fixed inputs: the same for every student
+
+
+def _linear(T, start, end):
+    return torch.tensor([start + i / (T - 1) * (end - start) for i in range(T)], dtype=torch.float64)
+
+
+# ------------------------------------------------------------------------------------------- schedules
+
+@check("linear_beta_schedule: T values from beta_start to beta_end, evenly spaced, float64", points=1)
+def test_linear_schedule(student):
+    for T, start, end in [(1000, 1e-4, 0.02), (10, 1e-3, 0.3)]:
+        got = student.linear_beta_schedule(T, start, end)
+        want = _linear(T, start, end)
+        wrong = torch.tensor([start + i / T * (end - start) for i in range(T)], dtype=torch.float64)
+        expect_close(got, want, name=f"linear_beta_schedule({T}, {start:g}, {end:g})",
+                     mistakes={"beta_end left out (the last value must equal beta_end)": wrong})
+    got = student.linear_beta_schedule(100)
+    expect_close(got, _linear(100, 1e-4, 0.02), name="linear_beta_schedule(100) with the default betas")
+
+
+@check("cosine_beta_schedule: betas from the squared-cosine alpha_bar, clipped at max_beta", points=2)
+def test_cosine_schedule(student):
+    for T, s, max_beta in [(1000, 0.008, 0.999), (20, 0.02, 0.5)]:
+        got = student.cosine_beta_schedule(T, s=s, max_beta=max_beta)
+        f = C.cosine_f(T, s)
+        raw = 1 - f[1:] / f[:-1]
+        want = raw.clamp(max=max_beta)
+        f0 = C.cosine_f(T, 0.0)
+        mistakes = {
+            "the betas are not clipped at max_beta (the last one is 1 without the clip)": raw,
+            "s left out of the cosine": (1 - f0[1:] / f0[:-1]).clamp(max=max_beta),
+            "alpha_bar returned instead of the betas": (f / f[0])[1:],
+            "the ratio taken one step off (alpha_bar(t) / alpha_bar(t - 1) with alpha_bar(-1) = 1)":
+                (1 - torch.cat([f[:1], f[:-1]])[1:] / torch.cat([f[:1], f[:-1]])[:-1]).clamp(max=max_beta),
+        }
+        expect_close(got, want, name=f"cosine_beta_schedule({T}, s={s}, max_beta={max_beta})", mistakes=mistakes)
+    got = student.cosine_beta_schedule(50)
+    expect_true(float(got.max()) <= 0.999 and abs(float(got[-1]) - 0.999) < 1e-12,
+                f"cosine_beta_schedule(50): the last beta should be clipped to max_beta = 0.999, got "
+                f"{float(got[-1]):.6g} (f(T) = 0, so the unclipped last beta is exactly 1)")
+
+
+# ------------------------------------------------------------------------------------------- NoiseSchedule
+
+@check("NoiseSchedule: alphas, alpha_bars, alpha_bars_prev and posterior_variance follow from the betas", points=2)
+def test_noise_schedule_values(student, device):
+    betas = _linear(20, 0.01, 0.4).to(device)
+    got = student.run(C.probe_schedule, betas)
+    want = C.schedule_tensors(betas, device)
+    expect_true(isinstance(got, dict), "probe returned something unexpected")
+    for key in ("betas", "alphas", "alpha_bars", "alpha_bars_prev", "posterior_variance"):
+        mistakes = {}
+        if key == "alpha_bars":
+            mistakes = {"the sum of the alphas instead of their product": torch.cumsum(want["alphas"], 0),
+                        "the product of the betas instead of the alphas": torch.cumprod(want["betas"], 0)}
+        if key == "alpha_bars_prev":
+            mistakes = {"alpha_bars_prev not shifted (it must be alpha_bars[t - 1], with 1 first)": want["alpha_bars"],
+                        "shifted the wrong way (alpha_bars[t + 1])":
+                            torch.cat([want["alpha_bars"][1:], want["alpha_bars"][-1:]])}
+        if key == "posterior_variance":
+            ab, prev, b = want["alpha_bars"], want["alpha_bars_prev"], want["betas"]
+            mistakes = {"the ratio inverted ((1 - alpha_bar_t) / (1 - alpha_bar_{t-1}))": (1 - ab) / (1 - prev) * b,
+                        "beta_t itself (the posterior variance is beta_tilde_t, eq. 7)": b,
+                        "alpha_bar indexed one step off": (1 - torch.cat([prev[:1], prev[:-1]])) / (1 - prev) * b}
+        expect_close(got[key], want[key], name=f"NoiseSchedule(betas).{key}", mistakes=mistakes,
+                     inputs="linear betas from 0.01 to 0.4, T = 20 (float64)")
+
+
+@check("NoiseSchedule: float64 tensors of shape (T,), alpha_bars_prev[0] = 1, posterior_variance[0] = 0", points=1)
+def test_noise_schedule_form(student, device):
+    betas = _linear(7, 0.05, 0.5).float().to(device)
+    got = student.run(C.probe_schedule, betas)
+    for key, value in got.items():
+        expect_true(isinstance(value, torch.Tensor), f"NoiseSchedule.{key} should be a tensor, got {type(value)}")
+        expect_true(tuple(value.shape) == (7,), f"NoiseSchedule.{key} has shape {tuple(value.shape)}, expected (7,)")
+        expect_true(value.dtype == torch.float64,
+                    f"NoiseSchedule.{key} has dtype {value.dtype}: convert the betas to float64 (they were float32)")
+        expect_true(value.device.type == torch.device(device).type,
+                    f"NoiseSchedule.{key} is on {value.device.type}, the betas were on {device}")
+    expect_true(float(got["alpha_bars_prev"][0]) == 1.0,
+                f"alpha_bars_prev[0] = {float(got['alpha_bars_prev'][0]):.6g}, expected exactly 1")
+    expect_true(float(got["posterior_variance"][0]) == 0.0,
+                f"posterior_variance[0] = {float(got['posterior_variance'][0]):.6g}, expected exactly 0")
+
+
+# ------------------------------------------------------------------------------------------- q_sample
+
+def _q_sample_check(student, device, shape, T, seed, label):
+    g = _gen(seed)
+    tensors = C.schedule_tensors(_linear(T, 0.02, 0.3), device)
+    x0 = torch.randn(shape, generator=g).to(device)
+    noise = torch.randn(shape, generator=g).to(device)
+    t = torch.randint(0, T, (shape[0],), generator=g)
+    t[:3] = torch.tensor([0, T - 1, T // 2])
+    t = t.to(device)
+    got = student.run(C.probe_q_sample, x0, t, noise, tensors)
+    want = C.expected_q_sample(x0, t, noise, tensors)
+    expect_close(got, want, name="x_t = q_sample(x0, t, noise, schedule)",
+                 mistakes=C.q_sample_mistakes(x0, t, noise, tensors),
+                 inputs=f"{label}, float32 on {device}, t = {t.tolist()} of T = {T}")
+
+
+@check("q_sample: 2-D points, a different t per example", points=2)
+def test_q_sample_points(student, device):
+    _q_sample_check(student, device, (16, 2), 12, 1, "x0 and noise of shape (16, 2)")
+
+
+@check("q_sample: images (B, 1, 8, 8), alpha_bar_t broadcast over every pixel of its example", points=2)
+def test_q_sample_images(student, device):
+    _q_sample_check(student, device, (8, 1, 8, 8), 30, 2, "x0 and noise of shape (8, 1, 8, 8)")
+
+
+# ------------------------------------------------------------------------------------------- ddpm_loss
+
+def _loss_inputs(device, shape=(32, 2), T=25, seed=3):
+    g = _gen(seed)
+    tensors = C.schedule_tensors(_linear(T, 0.01, 0.3), device)
+    x0 = torch.randn(shape, generator=g).to(device)
+    noise = torch.randn(shape, generator=g).to(device)
+    t = torch.randint(0, T, (shape[0],), generator=g).to(device)
+    w = (torch.randn(shape[1:], generator=g) * 0.7).to(device)
+    return x0, t, noise, tensors, w
+
+
+def _trusted_loss(x0, t, noise, tensors, w):
+    T = tensors["betas"].shape[0]
+    w = w.clone().requires_grad_(True)
+    x_t = C.expected_q_sample(x0, t, noise, tensors)
+    tt = (t.to(x0.dtype) / T).reshape(-1, *([1] * (x0.dim() - 1)))
+    pred = torch.tanh(w * x_t + tt)
+    loss = ((pred - noise) ** 2).mean()
+    loss.backward()
+    return loss.detach(), w.grad, pred.detach()
+
+
+@check("ddpm_loss: the mean squared error of a trusted denoiser's noise prediction", points=2)
+def test_ddpm_loss_value(student, device):
+    for shape in [(32, 2), (6, 1, 8, 8)]:
+        x0, t, noise, tensors, w = _loss_inputs(device, shape)
+        loss, _ = student.run(C.probe_loss, x0, t, noise, tensors, w)
+        want, _, pred = _trusted_loss(x0, t, noise, tensors, w)
+        n_dims = x0[0].numel()
+        expect_close(loss, want, name="ddpm_loss",
+                     mistakes={"summed instead of averaged": want * x0.numel(),
+                               "averaged over the batch but summed over the data dimensions": want * n_dims,
+                               "compared the prediction with x0 instead of the noise": ((pred - x0) ** 2).mean(),
+                               "the absolute error instead of the squared error": (pred - noise).abs().mean()},
+                     inputs=f"x0 of shape {tuple(shape)}, eps(x, t) = tanh(w * x + t / T), T = 25")
+
+
+@check("ddpm_loss: differentiable, the gradient reaches the denoiser's parameters", points=1)
+def test_ddpm_loss_grad(student, device):
+    x0, t, noise, tensors, w = _loss_inputs(device, (32, 2), seed=4)
+    loss, grad = student.run(C.probe_loss, x0, t, noise, tensors, w)
+    expect_true(grad is not None, "ddpm_loss returned a loss that does not require grad: keep the computation in "
+                                  "torch (no .item(), no .detach(), no torch.no_grad())")
+    _, want, _ = _trusted_loss(x0, t, noise, tensors, w)
+    expect_close(grad, want, name="d ddpm_loss / d w", inputs="eps(x, t) = tanh(w * x + t / T), x0 (32, 2)")
+
+
+# ------------------------------------------------------------------------------------------- p_sample
+
+def _p_sample_inputs(device, shape, T, seed, tensors):
+    g = _gen(seed)
+    x_t = torch.randn(shape, generator=g).to(device)
+    noise = torch.randn(shape, generator=g).to(device)
+    t = torch.randint(1, T, (shape[0],), generator=g)
+    t[::3] = 0  # t == 0 rows mixed in with t > 0 rows
+    t[1] = T - 1
+    return x_t, t.to(device), noise
+
+
+@check("p_sample: t == 0 and t > 0 rows in one batch, with the posterior variance", points=2)
+def test_p_sample(student, device):
+    for shape, T, seed in [((12, 2), 15, 5), ((6, 1, 8, 8), 40, 6)]:
+        tensors = C.schedule_tensors(_linear(T, 0.02, 0.35), device)
+        x_t, t, noise = _p_sample_inputs(device, shape, T, seed, tensors)
+        got = student.run(C.probe_p_sample, x_t, t, noise, tensors)
+        want = C.expected_p_sample(x_t, t, noise, tensors)
+        expect_close(got, want, name="x_{t-1} = p_sample(model, x_t, t, noise, schedule)",
+                     mistakes=C.p_sample_mistakes(x_t, t, noise, tensors),
+                     inputs=f"x_t of shape {shape}, t = {t.tolist()} of T = {T}, "
+                            "eps(x, t) = 0.5 tanh(x) + 0.3 cos(3 t / T)")
+
+
+@check("p_sample: no noise at t == 0 even where the variance is not 0 (sigma_t^2 = beta_t)", points=1)
+def test_p_sample_beta_variance(student, device):
+    T = 10
+    tensors = C.schedule_tensors(_linear(T, 0.05, 0.3), device)
+    tensors["posterior_variance"] = tensors["betas"].clone()  # Ho et al. (2020), Section 3.2: the other choice
+    x_t, t, noise = _p_sample_inputs(device, (9, 3), T, 7, tensors)
+    got = student.run(C.probe_p_sample, x_t, t, noise, tensors)
+    want = C.expected_p_sample(x_t, t, noise, tensors)
+    expect_close(got, want, name="p_sample with schedule.posterior_variance = betas",
+                 mistakes={"noise added at t == 0 (the last step must return the mean, whatever the variance)":
+                           C.expected_p_sample(x_t, t, noise, tensors, "noise_at_0")},
+                 inputs=f"x_t of shape (9, 3), t = {t.tolist()} of T = {T}, a schedule whose variance is beta_t")
+
+
+# ------------------------------------------------------------------------------------------- sample
+
+@check("sample: Gaussian data: the samples' mean and covariance match the exact reverse process", points=3)
+def test_sample_gaussian(student, device):
+    T, n = 40, 20000
+    tensors = C.schedule_tensors(_linear(T, 1e-3, 0.25))
+    mu = torch.tensor([1.0, -0.5], dtype=torch.float64)
+    L = torch.tensor([[0.8, 0.0], [0.3, 0.4]], dtype=torch.float64)
+    sigma = L @ L.T
+    weights = C.gaussian_denoiser_weights(tensors, sigma)
+    dev = {k: v.to(device) for k, v in tensors.items()}
+    x = student.run(C.probe_sample_gaussian, n, mu.to(device), weights.to(device), dev, 0, _timeout=30)
+    expect_true(isinstance(x, torch.Tensor) and tuple(x.shape) == (n, 2),
+                f"sample(model, ({n}, 2), ...) returned {type(x).__name__} "
+                f"{tuple(x.shape) if isinstance(x, torch.Tensor) else ''}, expected a tensor of shape ({n}, 2)")
+    m, S = C.gaussian_reverse_moments(tensors, mu, sigma)
+    problem = C.moment_mismatch(x, m, S)
+    forward_m, forward_S = C.gaussian_reverse_moments(tensors, mu, sigma, forwards=True)
+    hint = ""
+    if problem and not C.moment_mismatch(x, forward_m, forward_S, z=8.0):
+        hint = " This matches a known mistake: the loop runs forwards (t = 0 first); it must go from T - 1 down to 0."
+    expect_true(not problem, f"sample() of {n} points with the exact noise predictor of N(mu, Sigma), T = {T}: "
+                             f"{problem}.{hint} Check p_sample and the order of the loop.")
+
+
+@check("sample: float32 of the asked shape; the same generator seed gives the same samples", points=1)
+def test_sample_reproducible(student, device):
+    tensors = C.schedule_tensors(_linear(8, 0.05, 0.4), device)
+    a, b, c = student.run(C.probe_sample_seeds, tensors, [3, 3, 4])
+    expect_true(isinstance(a, torch.Tensor) and tuple(a.shape) == (6, 3) and a.dtype == torch.float32,
+                f"sample(model, (6, 3), ...) should return a float32 tensor of shape (6, 3), got "
+                f"{getattr(a, 'dtype', type(a))} {tuple(getattr(a, 'shape', ()))}")
+    expect_true(a.device.type == torch.device(device).type,
+                f"the samples are on {a.device.type}, expected {device} (the device of schedule.betas)")
+    expect_equal(b, a, name="samples drawn twice with torch.Generator().manual_seed(3) (all randomness must come "
+                            "from the generator, the starting noise included)")
+    expect_true(not torch.equal(a, c), "seeds 3 and 4 gave the same samples: the generator is not used")
+
+
+# ------------------------------------------------------------------------------------------- end to end
+
+@check("sample: end to end, an MLP trained with your functions draws a ring of 6 Gaussians", points=3, timeout=120)
+def test_end_to_end(student, device):
+    data = C.ring_data(4096, seed=11, device=device)
+    held_out = C.ring_data(C.N_SAMPLES_2D, seed=12)
+    out = student.run(C.probe_train_2d, data, C.T_2D, C.STEPS_2D, C.BATCH_2D, C.LR_2D, C.HIDDEN_2D, 0,
+                      C.N_SAMPLES_2D, _timeout=90)
+    samples = out["samples"]
+    expect_true(isinstance(samples, torch.Tensor) and tuple(samples.shape) == (C.N_SAMPLES_2D, 2),
+                f"sample() should return a tensor of shape ({C.N_SAMPLES_2D}, 2)")
+    # The distance is computed here, in the trusted process, on data the sandbox never saw.
+    d = C.mmd(samples, held_out)
+    noise = C.mmd(torch.randn(C.N_SAMPLES_2D, 2, generator=_gen(5)), held_out)
+    limit = 0.025
+    expect_true(d <= limit,
+                f"after {C.STEPS_2D} Adam steps on a ring of 6 Gaussians (cosine schedule, T = {C.T_2D}), the squared "
+                f"MMD between {C.N_SAMPLES_2D} samples and held-out data is {d:.4f}, expected at most {limit} (pure "
+                f"N(0, I) noise scores {noise:.4f}; correct implementations score 0.003 to 0.012). Check the schedule, "
+                f"q_sample, ddpm_loss, p_sample and sample.")
