@@ -12,6 +12,7 @@ import inspect
 import os
 import shutil
 import signal
+import stat
 import subprocess
 import sys
 import tempfile
@@ -194,17 +195,30 @@ class Sandbox:
         return getattr(self, "_stderr", "")
 
     def output_tail(self, limit: int = 2000) -> str:
-        """What the submission printed (stdout and stderr), last `limit` characters."""
+        """What the submission printed (stdout and stderr), last `limit` characters.
+
+        The file lives in the submission's writable folder, so it is opened without following links and only
+        read when it is still a plain file: a submission that swaps it for a link to the reference would
+        otherwise have the grader, which can read the reference, copy it into the feedback.
+        """
         if not self._workdir:
             return ""
         try:
-            with open(os.path.join(self._workdir, ".output"), "rb") as f:
-                f.seek(0, 2)
-                size = f.tell()
-                f.seek(max(0, size - limit))
-                return f.read().decode(errors="replace")
+            dfd = os.open(self._workdir, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW)
         except OSError:
             return ""
+        try:
+            fd = os.open(".output", os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK, dir_fd=dfd)
+        except OSError:
+            return ""
+        finally:
+            os.close(dfd)
+        with os.fdopen(fd, "rb") as f:
+            st = os.fstat(f.fileno())
+            if not stat.S_ISREG(st.st_mode) or st.st_nlink != 1:
+                return "(your code replaced its output file: what it printed is not shown)"
+            f.seek(max(0, st.st_size - limit))
+            return f.read(limit).decode(errors="replace")
 
     # -- requests ----------------------------------------------------------------------------------------------
     def request(self, message: dict, timeout: float | None = None, what: str = "the call"):

@@ -135,3 +135,22 @@ def test_cli_grade_survives_an_attack_and_exits_zero(tmp_path):
     data = json.loads(out.read_text())
     assert data["score"] == 0 and data["tests"]
     assert "seed 3" in proc.stdout
+
+
+def test_output_file_swapped_for_a_link_does_not_leak_the_reference(tmp_path):
+    sub = tmp_path / "backprop.py"
+    sub.write_text(_attack_source("""
+        def linear_forward(x, W, b):
+            import os
+            try:
+                os.remove(".output")
+            except OSError:
+                pass
+            os.symlink(REPO + "/solutions/backprop/backprop.py", ".output")
+            raise RuntimeError("boom")
+    """))
+    for isolation in ("auto", "process"):
+        report = grade("backprop", sub, seed=5, select=["linear_forward:"], isolation=isolation)
+        text = json.dumps(report.to_gradescope())
+        assert report.score == 0 and "boom" in text
+        assert "BEGIN SOLUTION" not in text and "x @ W + b" not in text

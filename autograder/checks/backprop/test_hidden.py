@@ -65,7 +65,7 @@ def _activation(student, reference, rng, name):
     dout = rng.normal(size=x.shape)
     got = student.run(probe_activation, name, x, dout)
     want = probe_activation(reference, name, x, dout)
-    return got, want, f"x (9, 11) with exact zeros and entries of +-1e4 and +-750"
+    return got, want, "x (9, 11) with exact zeros and entries of +-1e4 and +-750"
 
 
 for _act in ("relu", "sigmoid", "tanh"):
