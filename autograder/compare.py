@@ -91,7 +91,7 @@ def _structure(actual, expected, name, compare_leaf, inputs):
         if missing or extra:
             raise CheckFailure(f"{name}: keys differ: missing {missing}, unexpected {extra}" + _suffix(inputs))
         for key in expected:
-            compare_leaf(actual[key], expected[key], f"{name}[{key!r}]")
+            compare_leaf(actual[key], expected[key], f"{name}[{key!r}]", key)
         return True
     if isinstance(expected, (list, tuple)) and not _is_tensor(expected):
         if not isinstance(actual, (list, tuple)):
@@ -100,7 +100,7 @@ def _structure(actual, expected, name, compare_leaf, inputs):
         if len(actual) != len(expected):
             raise CheckFailure(f"{name}: expected {len(expected)} items, got {len(actual)}" + _suffix(inputs))
         for i, (a, e) in enumerate(zip(actual, expected)):
-            compare_leaf(a, e, f"{name}[{i}]")
+            compare_leaf(a, e, f"{name}[{i}]", i)
         return True
     return False
 
@@ -144,6 +144,14 @@ def _check_container(actual, expected, name, inputs, check_dtype):
             raise CheckFailure(f"{name} has dtype {a_dt}, expected {e_dt} (keep the input's dtype)" + _suffix(inputs))
 
 
+def _has(container, key) -> bool:
+    try:
+        container[key]
+        return True
+    except (KeyError, IndexError, TypeError):
+        return False
+
+
 def _is_float_like(dt: str) -> bool:
     return dt.startswith("float")
 
@@ -184,8 +192,10 @@ def expect_close(actual, expected, *, name: str, rtol: float | None = None, atol
                  check_dtype: bool = True) -> None:
     """Fail unless `actual` matches `expected` within tolerance (type, device, shape, dtype, then values)."""
 
-    def leaf(a, e, n):
-        expect_close(a, e, name=n, rtol=rtol, atol=atol, mistakes=None, inputs=inputs, check_dtype=check_dtype)
+    def leaf(a, e, n, key):
+        # A known mistake given for the whole container applies part by part.
+        sub = {d: w[key] for d, w in (mistakes or {}).items() if _has(w, key)}
+        expect_close(a, e, name=n, rtol=rtol, atol=atol, mistakes=sub, inputs=inputs, check_dtype=check_dtype)
 
     if _structure(actual, expected, name, leaf, inputs):
         return
@@ -213,7 +223,7 @@ def expect_close(actual, expected, *, name: str, rtol: float | None = None, atol
 def expect_equal(actual, expected, *, name: str, inputs: str | None = None) -> None:
     """Fail unless `actual` equals `expected` exactly (bit for bit for tensors and arrays)."""
 
-    def leaf(a, e, n):
+    def leaf(a, e, n, key):
         expect_equal(a, e, name=n, inputs=inputs)
 
     if _structure(actual, expected, name, leaf, inputs):

@@ -41,6 +41,8 @@ class Bug:
     name: str
     old: str
     new: str
+    target: str = ""  # the function or class whose checks it must fail (the project's tests assert it)
+    says: str = ""  # words its failure message must contain (a known mistake named), optional
 
 
 @dataclass
@@ -91,15 +93,15 @@ def load_bugs(slug: str) -> list[Bug] | None:
     mod_spec.loader.exec_module(module)
     raw = getattr(module, "BUGS", None)
     if not isinstance(raw, (list, tuple)):
-        raise VerifyError(f"{path} must define BUGS = [(name, old, new), ...]")
+        raise VerifyError(f"{path} must define BUGS = [(name, old, new[, target[, says]]), ...]")
     bugs = []
     for item in raw:
         if isinstance(item, Bug):
             bugs.append(item)
-        elif isinstance(item, (list, tuple)) and len(item) == 3 and all(isinstance(x, str) for x in item):
+        elif isinstance(item, (list, tuple)) and 3 <= len(item) <= 5 and all(isinstance(x, str) for x in item):
             bugs.append(Bug(*item))
         else:
-            raise VerifyError(f"{path}: each bug is (name, old, new), three strings; got {item!r}")
+            raise VerifyError(f"{path}: each bug is (name, old, new[, target[, says]]), strings; got {item!r}")
     names = [b.name for b in bugs]
     if len(set(names)) != len(names):
         raise VerifyError(f"{path}: bug names must be unique")

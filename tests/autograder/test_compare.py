@@ -94,3 +94,10 @@ def test_numerical_gradient_and_gradient_check():
     expect_gradients(3 * x ** 2, g, name="dx")
     assert "disagrees with finite differences" in fails(expect_gradients, 2 * x, g, name="dx")
     assert np.array_equal(x, [[1.0, -2.0], [0.5, 3.0]])  # left unchanged
+
+
+def test_known_mistakes_apply_inside_containers():
+    e = {"W": np.ones(3), "b": np.zeros(2)}
+    wrong = {"W": np.ones(3) * 3, "b": np.zeros(2)}
+    msg = fails(expect_close, {"W": np.ones(3) * 3, "b": np.zeros(2)}, e, name="params", mistakes={"ascended": wrong})
+    assert "params['W'] is off" in msg and "known mistake: ascended" in msg

@@ -5,6 +5,7 @@ import pytest
 
 from autograder import spec as specs
 from autograder.grading import grade
+from autograder.instructor.verify import load_bugs
 from tests.helpers import failed_targets, grade_variant, write_submission
 
 SLUG = "backprop"
@@ -33,34 +34,19 @@ def test_skeleton_gets_zero_and_the_grader_completes():
     assert all("not implemented yet" in r.output for r in report.results), [r.output for r in report.results][:3]
 
 
-# (bug, old text in the reference, new text, the function whose checks must fail)
-BUGS = [
-    ("bias forgotten", "out = x @ W + b  # (N, M)", "out = x @ W  # (N, M)", "linear_forward"),
-    ("db averaged", "db = dout.sum(axis=0)  # (M,)", "db = dout.mean(axis=0)  # (M,)", "linear_backward"),
-    ("dx without the transpose of W", "dx = dout @ W.T  # (N, D)", "dx = dout @ W  # (N, D)", "linear_backward"),
-    ("relu derivative 1 at 0", "return dout * (x > 0)", "return dout * (x >= 0)", "relu_backward"),
-    ("sigmoid derivative missing s", "return dout * s * (1.0 - s)", "return dout * (1.0 - s)", "sigmoid_backward"),
-    ("tanh derivative 1 - t", "return dout * (1.0 - t * t)", "return dout * (1.0 - t)", "tanh_backward"),
-    ("softmax without the max shift", "shifted = logits - logits.max(axis=1, keepdims=True)",
-     "shifted = logits", "softmax_cross_entropy"),
-    ("gradient not divided by N", "return float(loss), dlogits / n", "return float(loss), dlogits",
-     "softmax_cross_entropy"),
-    ("activation after the last layer", "if i < n_layers:\n                h, act_cache", "if True:\n"
-     "                h, act_cache", "MLP"),
-    ("activation backward skipped", "dh = act_backward(dh, act_cache)", "dh = dh", "MLP"),
-    ("sgd not in place", "params[key] -= lr * g", "params[key] = params[key] - lr * g", "sgd_step"),
-    ("sgd ascends", "params[key] -= lr * g", "params[key] += lr * g", "sgd_step"),
-]
+BUGS = load_bugs(SLUG)
 
 
-@pytest.mark.parametrize("bug,old,new,target", BUGS, ids=[b[0] for b in BUGS])
-def test_each_bug_loses_points_on_its_function(tmp_path, bug, old, new, target):
-    report = grade_variant(tmp_path, SLUG, old, new, select=[f"{target}:"])
+@pytest.mark.parametrize("bug", BUGS, ids=[b.name for b in BUGS])
+def test_each_bug_loses_points_on_its_function(tmp_path, bug):
+    report = grade_variant(tmp_path, SLUG, bug.old, bug.new, select=[f"{bug.target}:"])
     assert report.results, "no check selected"
-    assert report.score < report.max_score, f"{bug}: no check of {target} failed"
-    assert failed_targets(report) == {target}
+    assert report.score < report.max_score, f"{bug.name}: no check of {bug.target} failed"
+    assert failed_targets(report) == {bug.target}
     failing = [r for r in report.results if not r.passed]
     assert all(r.output for r in failing), "a failing check must say why"
+    if bug.says:
+        assert any(bug.says in r.output for r in failing), [r.output for r in failing]
 
 
 def test_a_bug_message_names_the_quantity_and_the_error(tmp_path):
