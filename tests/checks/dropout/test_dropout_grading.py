@@ -1,11 +1,10 @@
 """The dropout checks judge correctly: full marks for the reference (public and hidden checks, CPU), zero for the
-untouched skeleton, and the checks' messages say what is off."""
+untouched skeleton. The known bugs and their messages are tested in test_dropout_bugs.py."""
 
 import pytest
 
 from autograder import spec as specs
 from autograder.grading import grade
-from tests.helpers import grade_variant
 
 SLUG = "dropout"
 
@@ -39,24 +38,6 @@ def test_skeleton_gets_zero():
     assert len(report.results) >= 20
     # every check fails because of the skeleton's NotImplementedError, not because of the check itself
     assert all("NotImplementedError" in r.output for r in report.results), [r.output for r in report.results][:3]
-
-
-def test_messages_name_the_quantity_the_error_and_the_mistake(tmp_path):
-    report = grade_variant(tmp_path, SLUG, "scale = 1.0 / (1.0 - p) if p < 1.0 else 0.0",
-                           "scale = 1.0 / p if p < 1.0 else 0.0", select=["dropout: kept values"])
-    (result,) = report.results
-    assert not result.passed
-    assert "kept (non-zero) values of dropout(x, p=0.2)" in result.output
-    assert "max abs error" in result.output and "input:" in result.output
-    assert "scaled by 1 / p instead of 1 / (1 - p)" in result.output
-
-
-def test_a_binomial_failure_reports_the_fraction_and_the_bound(tmp_path):
-    report = grade_variant(tmp_path, SLUG, "keep = u >= p ", "keep = u < p ", select=["dropout: the dropped"])
-    (result,) = report.results
-    assert not result.passed
-    assert "fraction of zeros in dropout(x, p=0.1) is 0.9" in result.output
-    assert "kept with probability p instead of 1 - p" in result.output
 
 
 @pytest.mark.cuda
