@@ -1,14 +1,14 @@
-"""Each realistic bug in apply_lora and lora_state_dict loses points on the checks of the function or class that has
-it, and only there, with a message that says why (naming the mistake when it is a known one)."""
+"""Each known bug (autograder/checks/lora/bugs.py) in apply_lora and lora_state_dict loses points on the checks of the
+function or class that has it, and only there, with a message that says why (naming the mistake when it is a known
+one)."""
 
 import pytest
 
-from tests.checks.lora._bugs import MODEL_BUGS, assert_loses_points_on, grade_edits
+from tests.checks.lora._bugs import assert_loses_points_on_its_target, bugs_of, grade_bug
 
-BUGS = [b for b in MODEL_BUGS if b[2] in ('apply_lora', 'lora_state_dict')]
+BUGS = bugs_of("apply_state")
 
 
-@pytest.mark.parametrize("bug,edits,target,select,named", BUGS, ids=[b[0] for b in BUGS])
-def test_each_bug_loses_points(tmp_path, bug, edits, target, select, named):
-    report = grade_edits(tmp_path, edits, select)
-    assert_loses_points_on(report, target, bug, named)
+@pytest.mark.parametrize("bug", BUGS, ids=[b.name for b in BUGS])
+def test_each_bug_loses_points(tmp_path, bug):
+    assert_loses_points_on_its_target(grade_bug(tmp_path, bug), bug)

@@ -1,15 +1,14 @@
-"""Each realistic bug in LoRALinear's initialisation, scaling, freezing and forward pass loses points on the checks of
-the function or class that has it, and only there, with a message that says why (naming the mistake when it is a
-known one)."""
+"""Each known bug (autograder/checks/lora/bugs.py) in LoRALinear's initialisation, scaling, freezing and forward pass
+loses points on the checks of the function or class that has it, and only there, with a message that says why (naming
+the mistake when it is a known one)."""
 
 import pytest
 
-from tests.checks.lora._bugs import FORWARD, GRADS, INIT, LAYER_BUGS, TRAINABLE, assert_loses_points_on, grade_edits
+from tests.checks.lora._bugs import assert_loses_points_on_its_target, bugs_of, grade_bug
 
-BUGS = [b for b in LAYER_BUGS if set(b[3]) & {INIT, FORWARD, GRADS, TRAINABLE}]
+BUGS = bugs_of("layer_forward")
 
 
-@pytest.mark.parametrize("bug,edits,target,select,named", BUGS, ids=[b[0] for b in BUGS])
-def test_each_bug_loses_points(tmp_path, bug, edits, target, select, named):
-    report = grade_edits(tmp_path, edits, select)
-    assert_loses_points_on(report, target, bug, named)
+@pytest.mark.parametrize("bug", BUGS, ids=[b.name for b in BUGS])
+def test_each_bug_loses_points(tmp_path, bug):
+    assert_loses_points_on_its_target(grade_bug(tmp_path, bug), bug)
