@@ -1,14 +1,11 @@
-"""Each realistic bug in scaled_dot_product_attention loses points on that function's checks, with a message that
-says why (and names the mistake when it is a known one)."""
+"""Each known bug of scaled_dot_product_attention (autograder/checks/attention/bugs.py) loses points on that
+function's checks and only there, with a message that says why (and names the mistake when the bug lists one)."""
 
 import pytest
 
-from tests.checks.attention._bugs import FAST, NAMED, SDPA, SDPA_BUGS, assert_loses_points_on, grade_edits
+from tests.checks.attention._bugs import SDPA, assert_bug_caught, bugs_of
 
 
-@pytest.mark.parametrize("bug,edits", SDPA_BUGS, ids=[b[0] for b in SDPA_BUGS])
-def test_each_bug_loses_points_on_scaled_dot_product_attention(tmp_path, bug, edits):
-    report = grade_edits(tmp_path, edits, FAST[SDPA])
-    failing = assert_loses_points_on(report, SDPA, bug)
-    if bug in NAMED:
-        assert any(NAMED[bug] in r.output for r in failing), [r.output for r in failing]
+@pytest.mark.parametrize("bug", bugs_of(SDPA))
+def test_each_bug_loses_points_on_scaled_dot_product_attention(tmp_path, bug):
+    assert_bug_caught(tmp_path, bug)

@@ -5,7 +5,7 @@ import pytest
 
 from autograder import spec as specs
 from autograder.grading import grade
-from tests.checks.attention._bugs import ADD, E2E, FAST, MHA, SDPA, SLUG, grade_edits
+from tests.checks.attention._bugs import ADD, BUGS, E2E, FAST, MHA, SDPA, SLUG, grade_edits
 from tests.helpers import failed_targets, reference_source, write_submission
 
 
@@ -36,6 +36,16 @@ def test_skeleton_gets_zero_and_the_grader_completes():
     assert report.score == 0
     assert len(report.results) >= 25
     assert all("not implemented yet" in r.output for r in report.results), [r.output for r in report.results][:3]
+
+
+def test_every_known_bug_targets_a_graded_function_and_still_applies():
+    # The bug tests are parametrized per target: a bug with another target would be tested by none of them.
+    assert BUGS, "autograder/checks/attention/bugs.py lists no bug"
+    assert {b.target for b in BUGS} == set(specs.load(SLUG).targets) == set(FAST)
+    source = reference_source(SLUG)
+    for bug in BUGS:
+        assert source.count(bug.old) == 1, f"{bug.name}: its text no longer occurs exactly once in the reference"
+        assert bug.new != bug.old, bug.name
 
 
 def test_forbidden_fused_kernel_fails_the_function_and_its_callers(tmp_path):
