@@ -1,14 +1,18 @@
-"""The bugs named in the ddpm issue, each planted in the reference, lose points on the checks of the function that
-has it, with a message that names the mistake where the checks know it; and a submission that calls a forbidden
-built-in loses that function's points.
+"""The known bugs of ddpm, each planted in the reference, lose points on the checks of the function that has it, and
+only of that function, with a message that names the mistake where the checks know it; and submissions that are not
+a one-place text edit of the reference (a forbidden built-in, a forbidden library, samples on the wrong device) are
+graded here too.
 
-Each bug is graded on the quick checks of its own function only (`select=`, the end-to-end runs left out), to keep
-the suite fast: every grading starts a fresh sandbox worker.
+The bugs live once, in autograder/checks/ddpm/bugs.py (the list `dlcourse verify` plants); this module reads them
+with `load_bugs`. Each bug is graded on the quick checks of its own function only (`select=`, the end-to-end runs
+left out) to keep the suite fast: every grading starts a fresh sandbox worker.
 """
 
 import pytest
 
+from autograder import spec as specs
 from autograder.grading import grade
+from autograder.instructor.verify import load_bugs
 from tests.helpers import failed_targets, grade_variant, mutate, reference_source, write_submission
 
 SLUG = "ddpm"
@@ -24,51 +28,24 @@ QUICK = {
     "sample": ["sample: Gaussian", "sample: float32", "sample: 3-D"],
 }
 
-MEAN = "mean = (x_t - beta / (1.0 - a_bar).sqrt() * eps) / alpha.sqrt()"
-COEFS = "at_t(schedule.alpha_bars), at_t(schedule.posterior_variance)"
-BROADCAST = "a_bar = a_bar.reshape(-1, *([1] * (x0.dim() - 1)))"
-
-# (bug, old text in the reference, new text, the function whose checks must fail, words a failure must contain)
-BUGS = [
-    ("q_sample: alpha_bar one step off", "a_bar = schedule.alpha_bars.to(x0.device)[t.to(x0.device)]",
-     "a_bar = schedule.alpha_bars_prev.to(x0.device)[t.to(x0.device)]", "q_sample", "indexed one step off"),
-    ("p_sample: alpha_bar one step off", COEFS, "at_t(schedule.alpha_bars_prev), at_t(schedule.posterior_variance)",
-     "p_sample", "indexed one step off"),
-    ("NoiseSchedule: alpha_bars_prev not shifted", "self.alpha_bars_prev = torch.cat([one, self.alpha_bars[:-1]])",
-     "self.alpha_bars_prev = self.alpha_bars.clone()", "NoiseSchedule", "alpha_bars_prev not shifted"),
-    ("q_sample: sqrt(1 - alpha_t) on the noise", "+ (1.0 - a_bar).sqrt().to(x0.dtype) * noise)",
-     "+ (1.0 - schedule.alphas.to(x0.device)[t.to(x0.device)].reshape(a_bar.shape)).sqrt().to(x0.dtype) * noise)",
-     "q_sample", "sqrt(1 - alpha_t) used in place of sqrt(1 - alpha_bar_t)"),
-    ("p_sample: sqrt(1 - alpha_t) in the mean", MEAN,
-     "mean = (x_t - beta / (1.0 - alpha).sqrt() * eps) / alpha.sqrt()", "p_sample",
-     "sqrt(1 - alpha_t) used in place of sqrt(1 - alpha_bar_t) in the mean"),
-    ("p_sample: mean divided by sqrt(alpha_bar_t)", MEAN,
-     "mean = (x_t - beta / (1.0 - a_bar).sqrt() * eps) / a_bar.sqrt()", "p_sample",
-     "divided by sqrt(alpha_bar_t) instead of sqrt(alpha_t)"),
-    ("p_sample: noise added at t == 0", "return mean + nonzero * var.sqrt() * noise",
-     "return mean + var.sqrt() * noise", "p_sample", "noise added at t == 0"),
-    ("p_sample: beta_t as the variance", COEFS, "at_t(schedule.alpha_bars), at_t(schedule.betas)", "p_sample",
-     "beta_t used as the variance instead of schedule.posterior_variance"),
-    ("q_sample: t not broadcast at all", BROADCAST, "a_bar = a_bar", "q_sample",
-     "broadcast along the last data axis"),
-    ("q_sample: t broadcast as (B, 1) only", BROADCAST, "a_bar = a_bar.reshape(-1, 1)", "q_sample", None),
-    ("cosine schedule unclipped", "return betas.clamp(max=max_beta)", "return betas", "cosine_beta_schedule",
-     "not clipped at max_beta"),
-    ("sampling loop run forwards", "for step in reversed(range(schedule.betas.shape[0])):",
-     "for step in range(schedule.betas.shape[0]):", "sample", "the loop runs forwards"),
-]
+BUGS = load_bugs(SLUG)
 
 
-@pytest.mark.parametrize("bug,old,new,target,words", BUGS, ids=[b[0] for b in BUGS])
-def test_each_bug_loses_points_on_its_function(tmp_path, bug, old, new, target, words):
-    report = grade_variant(tmp_path, SLUG, old, new, select=QUICK[target])
+def test_every_target_has_known_bugs():
+    assert set(QUICK) == set(specs.load(SLUG).targets)
+    assert {b.target for b in BUGS} == set(QUICK)
+
+
+@pytest.mark.parametrize("bug", BUGS, ids=[b.name for b in BUGS])
+def test_each_bug_loses_points_on_its_function(tmp_path, bug):
+    report = grade_variant(tmp_path, SLUG, bug.old, bug.new, select=QUICK[bug.target])
     assert report.results, "no check selected"
-    assert report.score < report.max_score, f"{bug}: no check of {target} failed"
-    assert failed_targets(report) == {target}
+    assert report.score < report.max_score, f"{bug.name}: no check of {bug.target} failed"
+    assert failed_targets(report) == {bug.target}
     failing = [r for r in report.results if not r.passed]
     assert all(r.output for r in failing), "a failing check must say why"
-    if words:
-        assert any(words in r.output for r in failing), [r.output for r in failing]
+    if bug.says:
+        assert any(bug.says in r.output for r in failing), [r.output for r in failing]
 
 
 def test_forbidden_mse_loss_fails_ddpm_loss(tmp_path):
@@ -87,3 +64,16 @@ def test_forbidden_library_import_fails_every_target(tmp_path):
     report = grade(SLUG, write_submission(tmp_path, SLUG, source), seed=1, select=["q_sample: 2-D", "p_sample: t"])
     assert report.score == 0 and len(report.results) == 2
     assert all("diffusers" in r.output for r in report.results)
+
+
+@pytest.mark.cuda
+def test_samples_on_the_wrong_device_are_reported(tmp_path):
+    import torch
+
+    if not torch.cuda.is_available():
+        pytest.skip("needs CUDA")
+    source = mutate(reference_source(SLUG), "device = schedule.betas.device", 'device = torch.device("cpu")')
+    report = grade(SLUG, write_submission(tmp_path, SLUG, source), seed=1, device="cuda",
+                   select=["sample: float32"])
+    assert report.score == 0
+    assert "cpu" in report.results[0].output
