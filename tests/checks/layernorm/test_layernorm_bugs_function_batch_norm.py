@@ -1,59 +1,33 @@
 """Bugs planted in LayerNormFunction and batch_norm lose points on the checks of the function that has them.
 
-Every submission is the reference with one realistic bug (made with `mutate`, so it tracks the reference); grading
-runs only the checks of that function (`select=`), public and hidden.
+The bugs are those of autograder/checks/layernorm/bugs.py (see _bugs.py for how they are graded).
 """
 
 import pytest
 
-from autograder.grading import grade
-from tests.helpers import failed_targets, mutate, reference_source, write_submission
+from autograder import spec as specs
+from tests.checks.layernorm._bugs import BUGS, SELECT, SLUG, assert_bug_caught, bugs_of
 
-SLUG = "layernorm"
-
-DX_MU = "- dx_hat.mean(dim=-1, keepdim=True)           # through mu"
-DX_VAR = "- x_hat * (dx_hat * x_hat).mean(dim=-1, keepdim=True))  # through sigma^2"
-DW = "dweight = (rows * x_hat.reshape(-1, D)).sum(dim=0)      # (D,)"
-SAVED = "x_hat, r, weight = ctx.saved_tensors                    # (*, D), (*, 1), (D,)"
-RV = "running_var.mul_(1 - momentum).add_(momentum * var * n / max(n - 1, 1))"
-RM = "running_mean.mul_(1 - momentum).add_(momentum * mean)"
-EVAL = "mean, var = running_mean, running_var                   # (C,)"
-
-# (id, [(old, new), ...], function whose checks must fail, check-name prefixes to run (None: all of that function's),
-#  words a failure message must hold)
-BUGS = [
-    ("backward without the mean terms", [(DX_MU, ""), (DX_VAR, ")")], "LayerNormFunction", None,
-     "the terms flowing through the mean and the variance are missing"),
-    ("backward without the variance term", [(DX_VAR, ")")], "LayerNormFunction", None,
-     "the term through the variance"),
-    ("dweight not summed over the batch", [(DW, "dweight = g * x_hat")], "LayerNormFunction", None,
-     "dweight"),
-    ("autograd inside backward",
-     [(SAVED, "x_hat, r, weight = ctx.saved_tensors\n"
-              "        with torch.enable_grad():\n"
-              "            xh = x_hat.detach().requires_grad_()\n"
-              "            (xh * weight * g).sum().backward()")],
-     "LayerNormFunction", ["LayerNormFunction: backward is derived"], "uses autograd"),
-    ("running_var updated with the biased variance", [(RV, "running_var.mul_(1 - momentum).add_(momentum * var)")],
-     "batch_norm", None, "biased variance"),
-    ("batch statistics used in eval", [(EVAL, "mean, var = x.mean(dim=dims), x.var(dim=dims, unbiased=False)")],
-     "batch_norm", None, "batch statistics used in eval"),
-    ("momentum the wrong way round",
-     [(RM, "running_mean.mul_(momentum).add_((1 - momentum) * mean)"),
-      (RV, "running_var.mul_(momentum).add_((1 - momentum) * var * n / max(n - 1, 1))")], "batch_norm", None,
-     "running_mean after step 1"),
-]
+TARGETS_HERE = ("LayerNormFunction", "batch_norm")
+TARGETS_ELSEWHERE = ("layer_norm", "LayerNorm")  # test_layernorm_bugs_layer_norm.py
 
 
-@pytest.mark.parametrize("bug,edits,target,select,words", BUGS, ids=[b[0] for b in BUGS])
-def test_each_bug_loses_points_on_its_function(tmp_path, bug, edits, target, select, words):
-    source = reference_source(SLUG)
-    for old, new in edits:
-        source = mutate(source, old, new)
-    report = grade(SLUG, write_submission(tmp_path, SLUG, source), seed=5, select=select or [f"{target}:"])
-    assert report.results, "no check selected"
-    assert report.score < report.max_score, f"{bug}: no check of {target} failed"
-    assert failed_targets(report) == {target}
-    failing = [r for r in report.results if not r.passed]
-    assert all(r.output for r in failing), "a failing check must say why"
-    assert any(words in r.output for r in failing), [r.output for r in failing]
+@pytest.mark.parametrize("bug", bugs_of(*TARGETS_HERE))
+def test_each_bug_loses_points_on_its_function(tmp_path, bug):
+    assert_bug_caught(tmp_path, bug)
+
+
+def test_every_known_bug_is_graded_by_one_of_the_bug_modules():
+    assert BUGS, "autograder/checks/layernorm/bugs.py lists no bug"
+    assert set(TARGETS_HERE) | set(TARGETS_ELSEWHERE) == set(specs.load(SLUG).targets)
+    assert all(b.target in TARGETS_HERE + TARGETS_ELSEWHERE for b in BUGS), [b.target for b in BUGS]
+    for target in specs.load(SLUG).targets:
+        assert any(b.target == target for b in BUGS), f"no known bug of {target}"
+
+
+def test_every_select_names_a_known_bug():
+    names = {b.name for b in BUGS}
+    assert set(SELECT) <= names, set(SELECT) - names
+    for name, prefixes in SELECT.items():
+        (bug,) = [b for b in BUGS if b.name == name]
+        assert all(p.startswith(f"{bug.target}:") for p in prefixes), (name, prefixes)
