@@ -13,6 +13,7 @@ from pathlib import Path
 import click
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from . import __version__
 
@@ -84,7 +85,7 @@ def list_cmd(assignment, markdown):
         table.add_column("visibility")
         table.add_column("points", justify="right")
         for name, vis, pts in checks:
-            table.add_row(name, vis, f"{pts:g}")
+            table.add_row(Text(name), vis, f"{pts:g}")
         if hidden:
             table.add_row(f"({hidden[0]} hidden checks, run at grading)", "hidden", f"{hidden[1]:g}")
         total = sum(c[2] for c in checks) + (hidden[1] if hidden else 0)

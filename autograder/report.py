@@ -143,7 +143,8 @@ def render(report: Report, console=None, show_passed_output: bool = False) -> No
     table.add_column("points", justify="right")
     for r in report.results:
         mark = Text("✔", style="green") if r.passed else Text("✘", style="bold red")
-        row = [mark, r.name] + ([r.visibility] if report.mode == "grade" else []) + [f"{r.score:g}/{r.max_score:g}"]
+        row = [mark, Text(r.name), *([r.visibility] if report.mode == "grade" else []),
+               f"{r.score:g}/{r.max_score:g}"]
         table.add_row(*row)
     console.print(table)
     for r in report.results:

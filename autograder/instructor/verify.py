@@ -223,23 +223,25 @@ def render(results: list[AssignmentVerification], console=None) -> None:
         table.add_column("detail", overflow="fold")
         for device, (score, max_score) in res.reference.items():
             good = score == max_score and not res.reference_failed.get(device)
-            table.add_row(f"reference ({device})", Text("full marks" if good else "LOSES POINTS",
+            table.add_row(Text(f"reference ({device})"), Text("full marks" if good else "LOSES POINTS",
                                                         style="green" if good else "bold red"),
-                          f"{score:g}/{max_score:g}" + ("" if good else ": " + "; ".join(res.reference_failed[device])))
+                          Text(f"{score:g}/{max_score:g}" + ("" if good else ": "
+                                                             + "; ".join(res.reference_failed[device]))))
         if res.skeleton is not None:
             good = res.skeleton[0] == 0
             table.add_row("skeleton", Text("zero" if good else "EARNS POINTS", style="green" if good else "bold red"),
-                          f"{res.skeleton[0]:g}/{res.skeleton[1]:g}" + ("" if good else ": "
-                                                                         + "; ".join(res.skeleton_passed)))
+                          Text(f"{res.skeleton[0]:g}/{res.skeleton[1]:g}" + ("" if good else ": "
+                                                                              + "; ".join(res.skeleton_passed))))
         for name, bugs in res.caught_by.items():
             if bugs:
-                table.add_row(name, Text("tested", style="green"), "failed by: " + ", ".join(bugs))
+                table.add_row(Text(name), Text("tested", style="green"), Text("failed by: " + ", ".join(bugs)))
             else:
                 why = "no bug fails it" if res.has_bugs_file else f"no {BUGS_FILE} for this assignment"
-                table.add_row(name, Text("untested", style="yellow"), why)
+                table.add_row(Text(name), Text("untested", style="yellow"), Text(why))
         for outcome in res.bugs:
             if outcome.problem:
-                table.add_row(f"bug: {outcome.bug.name}", Text("PROBLEM", style="bold red"), outcome.problem)
+                table.add_row(Text(f"bug: {outcome.bug.name}"), Text("PROBLEM", style="bold red"),
+                              Text(outcome.problem))
         console.print(table)
         untested = len(res.untested)
         line = (f"{res.slug}: {len(res.checks)} checks, {len(res.checks) - untested} tested by "
