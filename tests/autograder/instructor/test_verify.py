@@ -41,7 +41,7 @@ def test_load_bugs_rejects_a_malformed_file(tmp_path, monkeypatch):
     (checks / SLUG).mkdir(parents=True)
     (checks / SLUG / "bugs.py").write_text("BUGS = [('only a name', 'old')]\n")
     monkeypatch.setattr("autograder.paths.CHECKS", checks)
-    with pytest.raises(verify_mod.VerifyError, match="three strings"):
+    with pytest.raises(verify_mod.VerifyError, match=r"each bug is \(name, old, new"):
         load_bugs(SLUG)
     (checks / SLUG / "bugs.py").unlink()
     assert load_bugs(SLUG) is None
