@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import signal
+import sys
 from pathlib import Path
 
 import click
@@ -13,6 +15,10 @@ def _default_workers() -> int:
         return max(1, len(os.sched_getaffinity(0)))
     except AttributeError:  # not Linux
         return max(1, os.cpu_count() or 1)
+
+
+def _interrupt(signum, frame):
+    raise KeyboardInterrupt
 
 
 def register(main) -> None:
@@ -47,12 +53,21 @@ def register(main) -> None:
 
         from .batch import BatchError, grade_batch
 
+        # SIGTERM stops the batch like Ctrl-C: the running submissions are killed, the finished ones are kept
+        # (an interrupted batch resumes where it stopped).
+        previous = signal.signal(signal.SIGTERM, _interrupt)
         try:
             result = grade_batch(assignment, submissions, out_dir, workers=workers, device=device, regrade=regrade,
                                  students=list(students) or None, select=list(select) or None, seed=seed,
                                  submission_timeout=submission_timeout, progress=not quiet, console=cli.console)
         except BatchError as exc:
             cli._fail(str(exc))
+        except KeyboardInterrupt:
+            cli.console.print("[bold red]interrupted:[/] the finished submissions are kept; run the same command "
+                              "again to grade the rest", highlight=False)
+            sys.exit(130)
+        finally:
+            signal.signal(signal.SIGTERM, previous)
         table = Table(title=f"{assignment}: {len(result.outcomes)} submissions", title_justify="left")
         for col in ("status", "students"):
             table.add_column(col)
