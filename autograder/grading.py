@@ -7,6 +7,7 @@ on first use; this process imports the reference solution (hidden checks) but ne
 
 from __future__ import annotations
 
+import gc
 import importlib.util
 import io
 import os
@@ -198,11 +199,23 @@ def _isolation_label(sandbox: Sandbox | None) -> str:
 
 
 def _run_pytest(args: list[str], plugin) -> tuple[int, str]:
+    """Run the check files with only the plugins grading needs: no third-party plugin is auto-loaded (they are
+    slow to import, and none of them has a say in a grade), pytest-timeout is loaded by name as the backstop."""
     argv = [*args, "-c", str(INI), "--rootdir", str(CHECKS), "-q", "--no-header", "-p", "no:cacheprovider",
-            "-p", "no:randomly", "-W", "ignore::pytest.PytestAssertRewriteWarning"]
+            "-p", "pytest_timeout", "-W", "ignore::pytest.PytestAssertRewriteWarning"]
     buf = io.StringIO()
-    with redirect_stdout(buf):
-        code = pytest.main(argv, plugins=[plugin])
+    saved = os.environ.get("PYTEST_DISABLE_PLUGIN_AUTOLOAD")
+    os.environ["PYTEST_DISABLE_PLUGIN_AUTOLOAD"] = "1"
+    gc.freeze()  # what is already loaded (torch...) need not be scanned by every collection during the run
+    try:
+        with redirect_stdout(buf):
+            code = pytest.main(argv, plugins=[plugin])
+    finally:
+        gc.unfreeze()
+        if saved is None:
+            os.environ.pop("PYTEST_DISABLE_PLUGIN_AUTOLOAD", None)
+        else:
+            os.environ["PYTEST_DISABLE_PLUGIN_AUTOLOAD"] = saved
     return int(code), buf.getvalue()
 
 

@@ -113,6 +113,7 @@ def write_atomic(path: Path, text: str) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
     try:
+        os.fchmod(fd, 0o644)  # an ordinary file once in place (mkstemp makes it private)
         with os.fdopen(fd, "w") as f:
             f.write(text)
             f.flush()
