@@ -7,8 +7,11 @@ or class it checks), its points and an optional time limit. Visibility comes fro
 
 from __future__ import annotations
 
+import importlib.util
 import re
+import sys
 from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
 
@@ -50,3 +53,20 @@ def check(name: str, points: float = 1.0, timeout: float | None = None):
 def fail(message: str):
     """Fail the current check with `message`, shown to the student as it is."""
     raise CheckFailure(message)
+
+
+def load_sibling(check_file: str, name: str):
+    """Load the helper module `name`.py that sits next to a check file (check folders are not packages).
+
+    `C = load_sibling(__file__, "_common")` in `autograder/checks/<slug>/test_public.py` gives `_common.py` of that
+    folder, loaded once per process and shared by the public and hidden checks. (Name the helper in full: the
+    student bundle keeps the `_*.py` helpers that its public checks name.)
+    """
+    path = Path(check_file).with_name(f"{name}.py")
+    key = f"dlcourse_checks_{path.parent.name}_{name.lstrip('_')}"
+    if key not in sys.modules:
+        spec = importlib.util.spec_from_file_location(key, path)
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[key] = module
+        spec.loader.exec_module(module)
+    return sys.modules[key]

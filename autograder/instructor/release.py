@@ -92,8 +92,8 @@ def release(out: str | Path, slugs: list[str] | None = None, *, force: bool = Fa
         for name in TOP_LEVEL_FILES:
             if (REPO_ROOT / name).is_file():
                 shutil.copy2(REPO_ROOT / name, out / name)
-        if not (out / "README.md").is_file():  # pyproject names it: the bundle must have one to install
-            (out / "README.md").write_text(_student_readme(chosen))
+        # The course README is written for staff (grading the references, CI): students get their own.
+        (out / "README.md").write_text(_student_readme(chosen))
 
         for spec in chosen:
             try:
@@ -190,11 +190,15 @@ def _forbidden_paths(out: Path) -> list[str]:
 
 def _student_readme(chosen) -> str:
     lines = ["# Deep learning through seven constraints: student copy", "",
-             "Install once: `pip install -e .` in this folder. Then, for each assignment:", "",
+             "Install once, in this folder (Python 3.10+; everything runs offline on a CPU):", "",
+             "```bash", 'python3 -m venv .venv && . .venv/bin/activate && pip install -e ".[notebooks]"', "```", "",
+             "Then, for each assignment:", "",
              "1. read `assignments/<name>/README.md` and work in `assignments/<name>/<name>.py`;",
-             "2. self-check with `dlcourse check <name>` (public checks only: hidden checks run at grading).", "",
-             "Assignments:", ""]
-    lines += [f"- `{s.slug}`: {s.title}" for s in chosen]
+             "2. walk through `assignments/<name>/<name>.ipynb` in JupyterLab (`jupyter lab`);",
+             "3. self-check with `dlcourse check <name>` (public checks only: hidden checks run at grading, so "
+             "passing these is not the final score).", "",
+             "The lectures start at [lectures/README.md](lectures/README.md).", "", "Assignments:", ""]
+    lines += [f"- [`{s.slug}`](assignments/{s.slug}/README.md): {s.title}" for s in chosen]
     return "\n".join(lines) + "\n"
 
 

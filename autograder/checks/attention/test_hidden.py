@@ -5,28 +5,14 @@ end-to-end check trains a small Transformer around the submission's MultiHeadAtt
 only the trained weights, and measures the accuracy here with the reference's attention.
 """
 
-import importlib.util
 import math
-import sys
-from pathlib import Path
 
 import torch
 
-from autograder.checking import check, fail
+from autograder.checking import check, fail, load_sibling
 from autograder.compare import describe, expect_close, expect_true
 
-
-def load_common():
-    name = "dlcourse_checks_attention_common"
-    if name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(name, Path(__file__).with_name("_common.py"))
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        spec.loader.exec_module(module)
-    return sys.modules[name]
-
-
-C = load_common()
+C = load_sibling(__file__, "_common")
 probe_sdpa, probe_mha, probe_additive = C.probe_sdpa, C.probe_mha, C.probe_additive
 
 

@@ -6,28 +6,14 @@ which PyTorch does not provide, is written out from the paper one row at a time.
 and only its values come back.
 """
 
-import importlib.util
-import sys
-from pathlib import Path
 
 import torch
 import torch.nn.functional as F
 
-from autograder.checking import CheckFailure, check, fail
+from autograder.checking import CheckFailure, check, fail, load_sibling
 from autograder.compare import expect_close, expect_true
 
-
-def load_common():
-    name = "dlcourse_checks_attention_common"
-    if name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(name, Path(__file__).with_name("_common.py"))
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        spec.loader.exec_module(module)
-    return sys.modules[name]
-
-
-C = load_common()
+C = load_sibling(__file__, "_common")
 probe_sdpa, probe_sdpa_error = C.probe_sdpa, C.probe_sdpa_error
 probe_mha, probe_mha_error, probe_mha_layout = C.probe_mha, C.probe_mha_error, C.probe_mha_layout
 probe_additive, probe_additive_layout = C.probe_additive, C.probe_additive_layout

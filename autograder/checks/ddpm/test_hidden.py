@@ -5,28 +5,14 @@ sampler is judged against the exact statistics of the reverse process, and the e
 reference trained the same way.
 """
 
-import importlib.util
-import sys
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 
 import torch
 
-from autograder.checking import check
+from autograder.checking import check, load_sibling
 from autograder.compare import expect_close, expect_true
 
-
-def load_common():
-    name = "dlcourse_checks_ddpm_common"
-    if name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(name, Path(__file__).with_name("_common.py"))
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        spec.loader.exec_module(module)
-    return sys.modules[name]
-
-
-C = load_common()
+C = load_sibling(__file__, "_common")
 
 
 def _gen(seed):

@@ -6,27 +6,13 @@ predictor is known in closed form and every reverse step is affine, so the distr
 exactly. The submission runs in the sandbox and only its values come back.
 """
 
-import importlib.util
-import sys
-from pathlib import Path
 
 import torch
 
-from autograder.checking import check
+from autograder.checking import check, load_sibling
 from autograder.compare import expect_close, expect_equal, expect_true
 
-
-def load_common():
-    name = "dlcourse_checks_ddpm_common"
-    if name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(name, Path(__file__).with_name("_common.py"))
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        spec.loader.exec_module(module)
-    return sys.modules[name]
-
-
-C = load_common()
+C = load_sibling(__file__, "_common")
 
 
 def _gen(seed):
