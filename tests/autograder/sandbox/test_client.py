@@ -183,3 +183,25 @@ def test_environment_is_scrubbed(tmp_path, monkeypatch):
         env = sb.call("env")
     assert "DLCOURSE_SECRET_TOKEN" not in env and env["HOME"] == "/nonexistent"
     assert os.environ["DLCOURSE_SECRET_TOKEN"] == "s3cret"
+
+
+def test_threads_and_processes_are_bounded(tmp_path):
+    src = """
+import threading
+def spawn(n):
+    gate, started = threading.Event(), 0
+    try:
+        for _ in range(n):
+            threading.Thread(target=gate.wait, daemon=True).start()
+            started += 1
+    except RuntimeError:
+        pass
+    gate.set()
+    return started
+"""
+    with make(tmp_path, src, limits=Limits(processes=48)) as sb:
+        started = sb.call("spawn", 300)
+        bounded_by = sb._cgroup or ("RLIMIT_NPROC" if os.geteuid() != 0 else None)
+    if bounded_by is None:
+        pytest.skip("running as root without permission to create a pids cgroup: nothing can bound threads here")
+    assert started < 48
