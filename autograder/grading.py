@@ -15,7 +15,7 @@ import secrets
 import site
 import sys
 import time
-from contextlib import redirect_stdout
+from contextlib import contextmanager, redirect_stdout
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -153,9 +153,9 @@ def grade(slug: str, path: str | os.PathLike | None = None, *, mode: str = "grad
     seed = secrets.randbelow(2**31) if seed is None else int(seed)
     session = GradingSession(spec=spec, submission=submission, seed=seed, device=device, select=select,
                              isolation=isolation, limits=limits or Limits(), extra_hidden=list(extra_hidden or []))
-    threads = _single_threaded_torch()
     try:
-        code, log = _run_pytest([str(f) for f in files], DLCoursePlugin(session))
+        with single_threaded_torch():
+            code, log = _run_pytest([str(f) for f in files], DLCoursePlugin(session))
         if code not in (0, 1, 5):  # 5: nothing selected
             raise GradingError(f"the checks of {slug} could not run (pytest exit code {code}):\n{log[-3000:]}")
         sandbox = session._sandbox
@@ -170,24 +170,22 @@ def grade(slug: str, path: str | os.PathLike | None = None, *, mode: str = "grad
             report.hidden_pending = hidden_summary(spec)
     finally:
         session.close()
-        _restore_threads(threads)
     report.execution_time = time.monotonic() - t0
     return report
 
 
-def _single_threaded_torch() -> int | None:
-    """Trusted-side computations in checks are small; one thread avoids oversubscription next to the worker."""
-    torch = sys.modules.get("torch")
-    if torch is None:
-        return None
+@contextmanager
+def single_threaded_torch():
+    """Run the trusted side's torch work on one thread (checks compute on small tensors: several OpenMP threads
+    only fight the sandbox worker, and each other on a busy machine). Grading always runs inside it."""
+    import torch  # every assignment's checks use it (backprop's as the autograd oracle)
+
     before = torch.get_num_threads()
     torch.set_num_threads(1)
-    return before
-
-
-def _restore_threads(before: int | None) -> None:
-    if before is not None:
-        sys.modules["torch"].set_num_threads(before)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
 
 
 def _isolation_label(sandbox: Sandbox | None) -> str:

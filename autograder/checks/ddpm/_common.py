@@ -366,12 +366,3 @@ def mmd(x, y, scales=(0.2, 0.5, 1.0, 2.0)):
     return float(kxx + kyy - 2 * k(x, y).mean())
 
 
-class single_thread:
-    """Run trusted torch code on one thread (tiny tensors: threads only fight over a loaded machine's cores)."""
-
-    def __enter__(self):
-        self.saved = torch.get_num_threads()
-        torch.set_num_threads(1)
-
-    def __exit__(self, *exc):
-        torch.set_num_threads(self.saved)

@@ -439,12 +439,7 @@ def test_end_to_end(student, seed, device):
     key = (init_seed, device)
     if key not in _BASELINE:  # the same loop without dropout, run here (nothing of the student in it)
         no_dropout = types.SimpleNamespace(Dropout=lambda p: torch.nn.Identity())
-        threads = torch.get_num_threads()
-        torch.set_num_threads(1)  # tiny matrices: one thread, like the sandbox, is fastest on a busy machine
-        try:
-            params = probe_train_mlp(no_dropout, x_tr, y_tr, HIDDEN, steps, init_seed)
-        finally:
-            torch.set_num_threads(threads)
+        params = probe_train_mlp(no_dropout, x_tr, y_tr, HIDDEN, steps, init_seed)
         base = trusted_mlp(params, HIDDEN, device)
         _BASELINE[key] = (accuracy(base, x_tr, y_tr), accuracy(base, x_te, y_te))
     base_train, base_test = _BASELINE[key]

@@ -22,18 +22,6 @@ def _randn(gen, *shape, dtype=torch.float32, device="cpu", scale=1.0, offset=0.0
     return x.to(dtype=dtype, device=device)
 
 
-class _one_thread:
-    """Run the trusted side's small tensor work on one thread: on a busy 2-core machine several OpenMP threads
-    spin against each other and a few milliseconds of work can take seconds."""
-
-    def __enter__(self):
-        self.before = torch.get_num_threads()
-        torch.set_num_threads(1)
-
-    def __exit__(self, *exc):
-        torch.set_num_threads(self.before)
-
-
 def _wrong_layer_norm(x, ns, weight, bias, eps=1e-5):
     """Known wrong variants of layer_norm (float64, cast back to x's dtype)."""
     shape = (ns,) if isinstance(ns, int) else tuple(ns)
@@ -255,8 +243,7 @@ def test_layernorm_deep_gradients(student, reference, seed, device):
     layers.append(nn.Linear(fan_in, classes))
     state = dict(nn.Sequential(*layers).to(device).state_dict())
     got = student.run(probe_deep_grads, state, X, Y, depth, width, _timeout=30)
-    with _one_thread():
-        want = probe_deep_grads(builder, state, X, Y, depth, width)
+    want = probe_deep_grads(builder, state, X, Y, depth, width)
     expect_true(isinstance(got, list) and len(got) == depth and all(g is not None for g in got),
                 f"expected the gradients of the {depth} hidden layers' weights; some were missing")
     norms = np.array([float(g.norm()) for g in got])

@@ -23,18 +23,6 @@ def _randn(gen, *shape, dtype=torch.float32, device="cpu", scale=1.0, offset=0.0
     return x.to(dtype=dtype, device=device)
 
 
-class _one_thread:
-    """Run the trusted side's small tensor work on one thread: on a busy 2-core machine several OpenMP threads
-    spin against each other and a few milliseconds of work can take seconds."""
-
-    def __enter__(self):
-        self.before = torch.get_num_threads()
-        torch.set_num_threads(1)
-
-    def __exit__(self, *exc):
-        torch.set_num_threads(self.before)
-
-
 def _as_shape(ns):
     return (ns,) if isinstance(ns, int) else tuple(ns)
 
@@ -599,12 +587,11 @@ def test_layernorm_deep_gradients(student, device):
     expect_true(isinstance(grads, list) and len(grads) == DEPTH and all(g is not None for g in grads),
                 f"expected the gradients of the {DEPTH} hidden layers' weights; some were missing")
     got = _grad_norms(grads)
-    with _one_thread():
-        trusted = _grad_norms(probe_deep_mlp(types.SimpleNamespace(LayerNorm=nn.LayerNorm), state, X, Y,
-                                             DEPTH, WIDTH, 0, 0.0))
-        plain = _trusted_net(lambda w: nn.Identity(), DEPTH, WIDTH, 0, device)
-        plain_norms = _grad_norms(probe_deep_mlp(types.SimpleNamespace(LayerNorm=lambda w: nn.Identity()),
-                                                 dict(plain.state_dict()), X, Y, DEPTH, WIDTH, 0, 0.0))
+    trusted = _grad_norms(probe_deep_mlp(types.SimpleNamespace(LayerNorm=nn.LayerNorm), state, X, Y,
+                                         DEPTH, WIDTH, 0, 0.0))
+    plain = _trusted_net(lambda w: nn.Identity(), DEPTH, WIDTH, 0, device)
+    plain_norms = _grad_norms(probe_deep_mlp(types.SimpleNamespace(LayerNorm=lambda w: nn.Identity()),
+                                             dict(plain.state_dict()), X, Y, DEPTH, WIDTH, 0, 0.0))
     spread = float(got.max() / got.min().clamp_min(1e-30))
     plain_spread = float(plain_norms.max() / plain_norms.min())
     inputs = (f"{DEPTH} layers Linear({WIDTH}) -> LayerNorm({WIDTH}) -> tanh, PyTorch's default init, "
@@ -625,7 +612,7 @@ def test_layernorm_deep_training(student, device):
         net.load_state_dict(trained)
     except (RuntimeError, KeyError, TypeError) as exc:
         fail(f"the trained parameters do not load into the reference architecture: {str(exc).strip()[:400]}")
-    with torch.no_grad(), _one_thread():
+    with torch.no_grad():
         loss = float(F.cross_entropy(net(X), Y))           # recomputed here, with nn.LayerNorm
     expect_true(math.isfinite(loss) and loss < TARGET_LOSS,
                 f"after {STEPS} Adam steps (lr {LR}) the {DEPTH}-layer MLP with your LayerNorm has a training loss "

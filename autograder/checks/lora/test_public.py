@@ -642,12 +642,7 @@ def _adam(loss_fn, params, lr, steps, betas=(0.9, 0.999), eps=1e-8):
 def test_end_to_end(student, seed, device):
     r, alpha, steps, lr, target = 2, 4.0, 100, 1e-2, 0.85  # the reference reaches 0.93-0.97 over seeds
     data = _digits(device)
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)  # a tiny MLP: one thread is fastest, and safe on a shared machine
-    try:
-        pretrained = _pretrain(seed % 1000, device)
-    finally:
-        torch.set_num_threads(threads)
+    pretrained = _pretrain(seed % 1000, device)
     Xo, yo, Xot, yot = data["old"]
     Xn, yn, Xnt, ynt = data["new"]
     with torch.no_grad():

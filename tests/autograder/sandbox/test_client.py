@@ -205,3 +205,16 @@ def spawn(n):
     if bounded_by is None:
         pytest.skip("running as root without permission to create a pids cgroup: nothing can bound threads here")
     assert started < 48
+
+
+def test_a_worker_started_from_a_thread_outlives_that_thread(tmp_path):
+    """Checks may call the sandbox from a helper thread (ddpm trains the reference meanwhile): the worker must not
+    be tied to the thread that happened to start it."""
+    import threading
+
+    with make(tmp_path, "def f():\n    return 1\n") as sb:
+        t = threading.Thread(target=sb.call, args=("f",))
+        t.start()
+        t.join()
+        time.sleep(0.3)
+        assert sb.call("f") == 1 and sb.restarts == 0

@@ -10,7 +10,7 @@ import torch
 from torch import nn
 
 from autograder import spec as specs
-from autograder.grading import grade
+from autograder.grading import grade, single_threaded_torch
 
 SLUG = "layernorm"
 
@@ -58,7 +58,7 @@ def test_without_normalization_the_deep_net_spreads_its_gradients():
     """The premise of the end-to-end checks: the same net without LayerNorm has a wide gradient spread and does not
     train, with nn.LayerNorm it has a narrow one and reaches the target loss (all in this process)."""
     pub = _load_public_checks()
-    with pub._one_thread():
+    with single_threaded_torch():
         _premise(pub)
 
 
