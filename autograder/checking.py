@@ -27,19 +27,27 @@ class CheckInfo:
     name: str
     points: float
     timeout: float | None
+    core: bool = False  # a core-behaviour check of its target (see `check`)
 
     @property
     def target(self) -> str:
         return NAME_RE.match(self.name).group("target")
 
 
-def check(name: str, points: float = 1.0, timeout: float | None = None):
-    """Mark a test function as a graded check: `@check("relu_backward: dx is 0 where x <= 0", points=2)`."""
+def check(name: str, points: float = 1.0, timeout: float | None = None, core: bool = False):
+    """Mark a test function as a graded check: `@check("relu_backward: dx is 0 where x <= 0", points=2)`.
+
+    `core=True` marks a check of the target's core behaviour (its values against an oracle): something a
+    do-nothing implementation (zeros, its input, its base layer) cannot pass. Every other check of the target
+    judges a property that do-nothing code may satisfy (no in-place write, no NaN, a ValueError, eval mode is the
+    identity...), so its points are awarded only when every core check of the same target passed in the same
+    grading (`autograder.gating`).
+    """
     if not NAME_RE.match(name):
         raise ValueError(f"check name {name!r} must look like '<function or class>: <what is checked>'")
     if points < 0:
         raise ValueError("points must be >= 0")
-    info = CheckInfo(name, float(points), timeout)
+    info = CheckInfo(name, float(points), timeout, bool(core))
 
     def decorate(fn):
         fn = pytest.mark.dlcourse_check(info)(fn)

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pytest
 
-from . import forbidden, spec as specs
+from . import forbidden, gating, spec as specs
 from .paths import CHECKS, REPO_ROOT, secret_paths
 from .plugin import DLCoursePlugin
 from .report import CheckResult, Report
@@ -158,6 +158,7 @@ def grade(slug: str, path: str | os.PathLike | None = None, *, mode: str = "grad
             code, log = _run_pytest([str(f) for f in files], DLCoursePlugin(session))
         if code not in (0, 1, 5):  # 5: nothing selected
             raise GradingError(f"the checks of {slug} could not run (pytest exit code {code}):\n{log[-3000:]}")
+        gating.apply(session.results, gating.core_names(session.collected))
         sandbox = session._sandbox
         report = Report(
             slug=slug, title=spec.title, submission=str(submission), mode=mode, seed=seed, device=device,

@@ -26,6 +26,7 @@ class CheckResult:
     passed: bool
     output: str = ""
     duration: float = 0.0
+    gated: bool = False  # a property check withheld because its target's core checks failed (autograder.gating)
 
 
 @dataclass
@@ -148,10 +149,16 @@ def render(report: Report, console=None, show_passed_output: bool = False) -> No
                f"{r.score:g}/{r.max_score:g}"]
         table.add_row(*row)
     console.print(table)
+    gated = [r for r in report.results if r.gated]
     for r in report.results:
-        if not r.passed:
+        if not r.passed and not r.gated:
             console.print(Panel(Text(r.output or "(no message)"), title=Text(r.name, style="bold red"),
                                 title_align="left", border_style="red"))
+    if gated:
+        console.print(Text(f"{len(gated)} property check(s) not awarded until their function's core checks pass:",
+                           style="yellow"))
+        for r in gated:
+            console.print(Text(f"  not awarded: {r.name}"))
     for note in report.notes:
         console.print(Text(note, style="yellow"))
     style = "bold green" if report.score == report.max_score and not report.hidden_pending else "bold"

@@ -4,6 +4,10 @@ _OWN = "write attention yourself from matrix products and a softmax"
 
 SPEC = Assignment(
     slug="attention",
+    order=60,
+    milestone="Bahdanau et al. (2014); Vaswani et al. (2017)",
+    lecture="lectures/04-architecture.md#attention",
+    budget_s=30,
     title="Attention: additive (Bahdanau et al., 2014) to multi-head (Vaswani et al., 2017)",
     constraint="architecture (and compute efficiency: attention removed recurrence, so training parallelises)",
     framework="torch",

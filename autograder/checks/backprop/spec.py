@@ -4,6 +4,10 @@ _NO_AUTODIFF = "backprop is about deriving gradients by hand, in NumPy: no autod
 
 SPEC = Assignment(
     slug="backprop",
+    order=10,
+    milestone="Rumelhart, Hinton & Williams (1986)",
+    lecture="lectures/03-optimization-and-regularization.md#backpropagation-and-the-multilayer-perceptron",
+    budget_s=15,
     title="Backpropagation (Rumelhart, Hinton & Williams, 1986)",
     constraint="optimization & regularization (the foundation: learning hidden representations)",
     framework="numpy",

@@ -5,6 +5,10 @@ _NO_LIBRARY = "build the diffusion process yourself, not with a diffusion librar
 
 SPEC = Assignment(
     slug="ddpm",
+    order=100,
+    milestone="Ho, Jain & Abbeel (2020); Nichol & Dhariwal (2021)",
+    lecture="lectures/04-architecture.md#diffusion-and-ddpm",
+    budget_s=60,
     title="Denoising diffusion (Ho, Jain & Abbeel, 2020), with the cosine schedule of Nichol & Dhariwal (2021)",
     constraint="architecture (harnessing randomness: start from noise, remove it step by step)",
     framework="torch",

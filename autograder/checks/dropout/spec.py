@@ -7,6 +7,10 @@ _OWN_MODULE = "build your own Dropout module, not on PyTorch's dropout modules"
 
 SPEC = Assignment(
     slug="dropout",
+    order=30,
+    milestone="Srivastava, Hinton et al. (2014)",
+    lecture="lectures/03-optimization-and-regularization.md#dropout",
+    budget_s=30,
     title="Dropout (Srivastava, Hinton et al., 2014)",
     constraint="optimization & regularization",
     framework="torch",

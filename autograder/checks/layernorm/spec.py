@@ -7,6 +7,10 @@ _NO_BUILTIN = "write the normalization yourself from tensor arithmetic, not with
 
 SPEC = Assignment(
     slug="layernorm",
+    order=40,
+    milestone="Ba, Kiros & Hinton (2016); Ioffe & Szegedy (2015)",
+    lecture="lectures/03-optimization-and-regularization.md#layer-normalization",
+    budget_s=30,
     title="Normalization: LayerNorm (Ba, Kiros & Hinton, 2016), with BatchNorm (Ioffe & Szegedy, 2015)",
     constraint="optimization & regularization",
     framework="torch",

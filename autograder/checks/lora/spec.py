@@ -2,6 +2,10 @@ from autograder.spec import Assignment, Forbidden
 
 SPEC = Assignment(
     slug="lora",
+    order=130,
+    milestone="Hu et al. (2021)",
+    lecture="lectures/02-parameters.md#lora",
+    budget_s=30,
     title="LoRA: low-rank adaptation (Hu et al., 2021)",
     constraint="parameters and compute",
     framework="torch",
