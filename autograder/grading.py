@@ -8,10 +8,10 @@ on first use; this process imports the reference solution (hidden checks) but ne
 from __future__ import annotations
 
 import gc
-import importlib.util
 import io
 import os
 import secrets
+import shutil
 import site
 import sys
 import time
@@ -21,8 +21,8 @@ from pathlib import Path
 
 import pytest
 
-from . import forbidden, gating, spec as specs
-from .paths import CHECKS, REPO_ROOT, secret_paths
+from . import forbidden, gating, notebook_source, spec as specs
+from .paths import CHECKS, REPO_ROOT, load_module, secret_paths
 from .plugin import DLCoursePlugin
 from .report import CheckResult, Report
 from .sandbox import Limits, Sandbox, SandboxConfig
@@ -79,10 +79,7 @@ class GradingSession:
             path = self.spec.reference
             if not path.is_file():
                 raise GradingError(f"the reference solution {path} is missing (a student bundle cannot grade)")
-            mod_spec = importlib.util.spec_from_file_location(f"dlcourse_reference_{self.spec.slug}", path)
-            module = importlib.util.module_from_spec(mod_spec)
-            mod_spec.loader.exec_module(module)
-            self._reference = module
+            self._reference = load_module(path, f"dlcourse_reference_{self.spec.slug}")
         return self._reference
 
     def record(self, result: CheckResult) -> None:
@@ -105,12 +102,17 @@ def resolve_submission(spec: specs.Assignment, path: str | os.PathLike) -> Path:
         raise GradingError(f"submission not found: {p}")
     if p.is_dir():
         candidate = p / spec.module_file
+        notebook = p / f"{spec.slug}.ipynb"
+        if not candidate.is_file() and notebook.is_file():
+            candidate = notebook  # a notebook submission (autograder.notebook_source)
         if not candidate.is_file():
-            found = sorted(x.name for x in p.glob("*.py"))
-            raise GradingError(f"no {spec.module_file} in {p} (found: {', '.join(found) or 'no .py files'})")
+            found = sorted(x.name for x in p.glob("*.py")) + sorted(x.name for x in p.glob("*.ipynb"))
+            raise GradingError(f"no {spec.module_file} or {spec.slug}.ipynb in {p} "
+                               f"(found: {', '.join(found) or 'no .py or .ipynb files'})")
         p = candidate
-    elif p.suffix != ".py":
-        raise GradingError(f"{p} is not a Python file: give {spec.module_file} or the folder holding it")
+    elif p.suffix not in (".py", ".ipynb"):
+        raise GradingError(f"{p} is not a Python file or a notebook: give {spec.module_file}, {spec.slug}.ipynb or "
+                           "the folder holding it")
     return p.resolve()
 
 
@@ -129,11 +131,15 @@ def check_device(device: str) -> str:
 
 def grade(slug: str, path: str | os.PathLike | None = None, *, mode: str = "grade", seed: int | None = None,
           device: str = "cpu", select: list[str] | None = None, isolation: str = "auto",
-          limits: Limits | None = None, extra_hidden: list[Path] | None = None) -> Report:
+          limits: Limits | None = None, extra_hidden: list[Path] | None = None,
+          allow_weak_isolation: bool = False) -> Report:
     """Grade `path` (a module file or the folder holding it) for assignment `slug`.
 
     mode "check": public checks only (a student's self-check); "grade": public and hidden checks.
     Raises GradingError only when grading could not run; any verdict on the code is in the Report.
+    In mode "grade" the submission runs only in the namespace sandbox: where it cannot start, grading is a
+    GradingError, unless `allow_weak_isolation` accepts the process level (the submission can then read what the
+    grader's user can read, and see its processes), which the report then says.
     """
     t0 = time.monotonic()
     try:
@@ -141,6 +147,23 @@ def grade(slug: str, path: str | os.PathLike | None = None, *, mode: str = "grad
     except specs.UnknownAssignment as exc:
         raise GradingError(str(exc)) from None
     submission = resolve_submission(spec, path if path is not None else spec.skeleton)
+    handed_in = submission
+    try:
+        submission, source_notes, scratch = notebook_source.materialize(submission, spec.slug, spec.module_file)
+    except notebook_source.NotebookError as exc:
+        raise GradingError(str(exc)) from None
+    try:
+        return _grade(spec, submission, handed_in, source_notes, t0, mode=mode, seed=seed, device=device,
+                      select=select, isolation=isolation, limits=limits, extra_hidden=extra_hidden,
+                      allow_weak_isolation=allow_weak_isolation)
+    finally:
+        if scratch is not None:
+            shutil.rmtree(scratch, ignore_errors=True)
+
+
+def _grade(spec, submission: Path, handed_in: Path, source_notes: list[str], t0: float, *, mode, seed, device,
+           select, isolation, limits, extra_hidden, allow_weak_isolation) -> Report:
+    slug = spec.slug
     device = check_device(device)
     if mode not in ("check", "grade"):
         raise GradingError(f"unknown mode {mode!r}")
@@ -151,20 +174,27 @@ def grade(slug: str, path: str | os.PathLike | None = None, *, mode: str = "grad
                                "use `dlcourse check` to run the public checks")
         files.append(spec.hidden_checks)
     seed = secrets.randbelow(2**31) if seed is None else int(seed)
+    isolation = _required_isolation(mode, isolation, allow_weak_isolation)
     session = GradingSession(spec=spec, submission=submission, seed=seed, device=device, select=select,
                              isolation=isolation, limits=limits or Limits(), extra_hidden=list(extra_hidden or []))
     try:
         with single_threaded_torch():
             code, log = _run_pytest([str(f) for f in files], DLCoursePlugin(session))
+        if session._sandbox is not None and session._sandbox.start_error:
+            raise GradingError("the sandbox could not start, so nothing was graded (not the submission's fault): "
+                               f"{session._sandbox.start_error}")
         if code not in (0, 1, 5):  # 5: nothing selected
             raise GradingError(f"the checks of {slug} could not run (pytest exit code {code}):\n{log[-3000:]}")
-        gating.apply(session.results, gating.core_names(session.collected))
+        gating.apply(session.results, gating.core_names(session.collected), gating.needs_of(session.collected))
         sandbox = session._sandbox
         report = Report(
-            slug=slug, title=spec.title, submission=str(submission), mode=mode, seed=seed, device=device,
+            slug=slug, title=spec.title, submission=str(handed_in), mode=mode, seed=seed, device=device,
             isolation=_isolation_label(sandbox), results=session.results,
             time_in_student=sandbox.time_in_student if sandbox else 0.0,
         )
+        report.notes.extend(source_notes)
+        if sandbox and sandbox.isolation == "process" and mode == "grade":
+            report.notes.append(WEAK_ISOLATION_NOTE)
         if sandbox and sandbox.restarts:
             report.notes.append(f"the sandbox was restarted {sandbox.restarts} time(s) after a timeout or a crash")
         if mode == "check":
@@ -187,6 +217,23 @@ def single_threaded_torch():
         yield
     finally:
         torch.set_num_threads(before)
+
+
+WEAK_ISOLATION_NOTE = ("graded at the weak process isolation level (--allow-weak-isolation): the submission could "
+                       "read every file the grader's user can read and see its processes")
+
+
+def _required_isolation(mode: str, isolation: str, allow_weak: bool) -> str:
+    """The level the sandbox must reach. Grading other people's code needs the namespaces unless the caller
+    accepts the process level explicitly; a student's self-check falls back to it freely."""
+    if isolation not in ("auto", "namespaces", "process"):
+        raise GradingError(f"unknown isolation level {isolation!r}: use auto, namespaces or process")
+    if mode != "grade" or allow_weak:
+        return isolation
+    if isolation == "process":
+        raise GradingError("grading at the process isolation level lets a submission read the grader's files; "
+                           "pass --allow-weak-isolation (grade(..., allow_weak_isolation=True)) to accept that")
+    return "namespaces"
 
 
 def _isolation_label(sandbox: Sandbox | None) -> str:
@@ -220,19 +267,25 @@ def _run_pytest(args: list[str], plugin) -> tuple[int, str]:
 
 def collect(slug: str, visibility: str = "all") -> list[tuple[str, str, float]]:
     """The checks of an assignment without running them: [(name, visibility, points)]."""
+    return [(info.name, vis, info.points) for info, vis in collect_infos(slug, visibility)]
+
+
+def collect_infos(slug: str, visibility: str = "all", select: list[str] | None = None) -> list:
+    """The checks of an assignment without running them: [(CheckInfo, visibility)], core flags included; with
+    `select`, exactly the checks a grading with that selection runs (their targets' core checks added)."""
     spec = specs.load(slug)
     files = [spec.public_checks] + ([spec.hidden_checks] if visibility == "all" and spec.hidden_checks.is_file()
                                     else [])
     session = GradingSession(spec=spec, submission=spec.skeleton if spec.skeleton.is_file() else spec.public_checks,
-                             seed=0, device="cpu")
+                             seed=0, device="cpu", select=select)
     code, log = _run_pytest([str(f) for f in files] + ["--collect-only"], DLCoursePlugin(session))
     if code not in (0, 5):
         raise GradingError(f"the checks of {slug} could not be collected:\n{log[-3000:]}")
-    return [(info.name, vis, info.points) for info, vis in session.collected]
+    return list(session.collected)
 
 
 def hidden_summary(spec: specs.Assignment) -> tuple[int, float] | None:
-    manifest = spec.hidden_summary()
+    manifest = spec.read_hidden_manifest()
     if manifest is not None:
         return manifest
     if spec.hidden_checks.is_file():

@@ -136,23 +136,37 @@ class Decoder:
     `requires_grad`: honour the sender's requires_grad flag (the worker does; the grader does not).
     """
 
-    def __init__(self, device_map=None, requires_grad=False):
+    def __init__(self, device_map=None, requires_grad=False, max_nodes=None, text_safe=False):
         self.device_map = device_map
         self.requires_grad = requires_grad
+        self.max_nodes = max_nodes  # the grader caps how many values one answer may hold
+        self.text_safe = text_safe  # the grader makes every string valid UTF-8 (no lone surrogates)
+        self._nodes = 0
 
     def decode(self, header: bytes, blobs: list[bytes]):
+        self._nodes = 0
         try:
             doc = json.loads(header)
-        except ValueError as exc:
+        except (ValueError, RecursionError) as exc:
             raise CodecError(f"malformed header: {exc}") from None
         if not isinstance(doc, dict) or "v" not in doc:
             raise CodecError("malformed header")
-        return self._dec(doc["v"], blobs, 0)
+        try:
+            return self._dec(doc["v"], blobs, 0)
+        except CodecError:
+            raise
+        except (ValueError, TypeError, OverflowError, RecursionError, MemoryError, AttributeError, RuntimeError) as exc:
+            raise CodecError(f"malformed value: {type(exc).__name__}: {str(exc)[:200]}") from None
 
     def _dec(self, t, blobs, depth):
         if depth > MAX_DEPTH:
             raise CodecError("value nested too deeply")
-        if t is None or isinstance(t, (bool, int, float, str)):
+        self._nodes += 1
+        if self.max_nodes is not None and self._nodes > self.max_nodes:
+            raise CodecError(f"the answer holds more than {self.max_nodes} values (send arrays or tensors)")
+        if isinstance(t, str):
+            return safe_text(t) if self.text_safe else t
+        if t is None or isinstance(t, (bool, int, float)):
             return t
         if isinstance(t, list):
             return [self._dec(x, blobs, depth + 1) for x in t]
@@ -171,7 +185,8 @@ class Decoder:
             for item in _list(v):
                 if not (isinstance(item, list) and len(item) == 2 and isinstance(item[0], (str, int))):
                     raise CodecError("malformed dict item")
-                out[item[0]] = self._dec(item[1], blobs, depth + 1)
+                key = safe_text(item[0]) if self.text_safe and isinstance(item[0], str) else item[0]
+                out[key] = self._dec(item[1], blobs, depth + 1)
             return out
         if kind == "nd":
             return self._ndarray(t, blobs)
@@ -207,7 +222,7 @@ class Decoder:
         if not isinstance(t, dict):
             raise CodecError("malformed array")
         dtype = np.dtype(str(t.get("dtype")))
-        if dtype.hasobject or dtype.fields is not None:
+        if dtype.hasobject or dtype.fields is not None or dtype.kind not in "biufcUS" or dtype.itemsize == 0:
             raise CodecError(f"refusing array dtype {dtype}")
         shape = _shape(t.get("shape"))
         raw = self._blob(t, blobs)
@@ -253,44 +268,73 @@ def _shape(s):
 
 # ----------------------------------------------------------------------------------------------- framing
 
-def write_frame(fd: int, header: bytes, blobs: list[bytes]) -> None:
-    data = [MAGIC, struct.pack("<I", len(header)), header, *blobs]
-    buf = b"".join(data)
+def write_frame(fd: int, header: bytes, blobs: list[bytes], deadline: float | None = None, check=None) -> None:
+    """Write one frame. With a `deadline` (time.monotonic()), `fd` must be non-blocking: a reader that stops
+    reading (or a pipe that someone else filled) raises ChannelTimeout instead of blocking forever. `check()`
+    is called while waiting and may raise ChannelTimeout itself (the grader's CPU-time limit)."""
+    buf = b"".join([MAGIC, struct.pack("<I", len(header)), header, *blobs])
     view = memoryview(buf)
     while view:
-        n = os.write(fd, view)
+        if deadline is not None:
+            left = _wait(fd, deadline, check, write=True)
+            if not left:
+                continue
+        try:
+            n = os.write(fd, view)
+        except BlockingIOError:
+            continue
         view = view[n:]
 
 
-def read_frame(fd: int, deadline: float | None = None) -> tuple[bytes, list[bytes]]:
-    """Read one frame; raise ChannelTimeout after `deadline` (time.monotonic()), ChannelClosed on EOF."""
-    head = _read_exact(fd, 8, deadline)
+def read_frame(fd: int, deadline: float | None = None, check=None, max_header: int = MAX_HEADER,
+               max_blobs: int = MAX_BLOBS) -> tuple[bytes, list[bytes]]:
+    """Read one frame; raise ChannelTimeout after `deadline` (time.monotonic()) or when `check()` does,
+    ChannelClosed on EOF, CodecError when the frame is larger than `max_header`/`max_blobs` bytes."""
+    head = _read_exact(fd, 8, deadline, check)
     if head[:4] != MAGIC:
         raise CodecError("bad frame magic (the channel is corrupted)")
     (n,) = struct.unpack("<I", head[4:])
-    if n > MAX_HEADER:
-        raise CodecError("frame header too large")
-    header = _read_exact(fd, n, deadline)
+    if n > max_header:
+        raise CodecError(f"frame header too large ({n} bytes, at most {max_header})")
+    header = _read_exact(fd, n, deadline, check)
     try:
         sizes = json.loads(header).get("blobs", [])
-    except (ValueError, AttributeError):
+    except (ValueError, AttributeError, RecursionError):
         raise CodecError("malformed frame header") from None
-    if not (isinstance(sizes, list) and all(isinstance(s, int) and s >= 0 for s in sizes)) or sum(sizes) > MAX_BLOBS:
-        raise CodecError("malformed or oversized frame")
-    return header, [_read_exact(fd, s, deadline) for s in sizes]
+    if not (isinstance(sizes, list) and all(type(s) is int and s >= 0 for s in sizes)):
+        raise CodecError("malformed frame header")
+    if sum(sizes) > max_blobs:
+        raise CodecError(f"frame too large ({sum(sizes)} bytes of array data, at most {max_blobs})")
+    return header, [_read_exact(fd, s, deadline, check) for s in sizes]
 
 
-def _read_exact(fd: int, n: int, deadline: float | None) -> bytes:
+POLL = 0.1  # seconds between two `check()` calls while waiting
+
+
+def _wait(fd: int, deadline: float, check, write: bool = False) -> bool:
+    left = deadline - time.monotonic()
+    if left <= 0:
+        raise ChannelTimeout("deadline passed")
+    step = min(left, POLL) if check is not None else left
+    ready = select.select([], [fd], [], step)[1] if write else select.select([fd], [], [], step)[0]
+    if not ready:
+        if check is not None:
+            check()
+        if time.monotonic() >= deadline:
+            raise ChannelTimeout("deadline passed")
+        return False
+    return True
+
+
+def _read_exact(fd: int, n: int, deadline: float | None, check=None) -> bytes:
     chunks = []
     while n > 0:
-        if deadline is not None:
-            left = deadline - time.monotonic()
-            if left <= 0:
-                raise ChannelTimeout("deadline passed")
-            ready, _, _ = select.select([fd], [], [], left)
-            if not ready:
-                raise ChannelTimeout("deadline passed")
-        chunk = os.read(fd, min(n, 1 << 20))
+        if deadline is not None and not _wait(fd, deadline, check):
+            continue
+        try:
+            chunk = os.read(fd, min(n, 1 << 20))
+        except BlockingIOError:
+            continue
         if not chunk:
             raise ChannelClosed("channel closed")
         chunks.append(chunk)
@@ -298,6 +342,15 @@ def _read_exact(fd: int, n: int, deadline: float | None) -> bytes:
     return b"".join(chunks)
 
 
-def send(fd: int, value) -> None:
+def safe_text(text: str) -> str:
+    """`text` as valid UTF-8 (a lone surrogate, which cannot be printed or written, becomes U+FFFD)."""
+    try:
+        text.encode("utf-8")
+        return text
+    except UnicodeEncodeError:
+        return text.encode("utf-8", "surrogatepass").decode("utf-8", "replace")
+
+
+def send(fd: int, value, deadline: float | None = None, check=None) -> None:
     header, blobs = encode(value)
-    write_frame(fd, header, blobs)
+    write_frame(fd, header, blobs, deadline, check)

@@ -14,7 +14,7 @@ import time
 import pytest
 
 from autograder import spec as specs
-from autograder.grading import grade
+from autograder.grading import WEAK_ISOLATION_NOTE, GradingError, grade
 from autograder.paths import REPO_ROOT
 from autograder.sandbox import Limits
 
@@ -52,14 +52,17 @@ ATTACKS = {
                 pass
     """,
     "reads the reference solution from disk": """
-        import glob, os
+        import glob, shutil, sys, tempfile
         _candidates = [REPO + "/solutions/backprop/backprop.py"] + glob.glob("/**/solutions/backprop/backprop.py",
                                                                           recursive=False)
         for _p in _candidates:
             try:
-                exec(open(_p).read(), globals())
+                _d = tempfile.mkdtemp()
+                shutil.copy(_p, _d + "/dlc_ref_bp.py")
+                sys.path.insert(0, _d)
+                from dlc_ref_bp import *  # noqa: F403
                 break
-            except OSError:
+            except (OSError, ImportError):
                 pass
     """,
     "kills the parent process": """
@@ -115,8 +118,12 @@ def test_reading_the_reference_is_what_the_isolation_prevents(tmp_path):
     """Control: the same attack does get credit without namespaces, which is why the report names the level."""
     sub = tmp_path / "backprop.py"
     sub.write_text(_attack_source(ATTACKS["reads the reference solution from disk"]))
-    report = grade("backprop", sub, seed=5, select=["linear_forward:"], isolation="process")
-    assert report.isolation.startswith("process")
+    with pytest.raises(GradingError, match="allow-weak-isolation"):
+        grade("backprop", sub, seed=5, select=["linear_forward:"], isolation="process")
+    report = grade("backprop", sub, seed=5, select=["linear_forward:"], isolation="process",
+                   allow_weak_isolation=True)
+    assert report.isolation.startswith("process") and WEAK_ISOLATION_NOTE in report.notes
+    assert WEAK_ISOLATION_NOTE in report.to_gradescope()["output"]
     assert report.score == report.max_score  # weaker level: documented, reported, never silent
     strong = grade("backprop", sub, seed=5, select=["linear_forward:"])
     if strong.isolation != "namespaces":
@@ -150,7 +157,8 @@ def test_output_file_swapped_for_a_link_does_not_leak_the_reference(tmp_path):
             raise RuntimeError("boom")
     """))
     for isolation in ("auto", "process"):
-        report = grade("backprop", sub, seed=5, select=["linear_forward:"], isolation=isolation)
+        report = grade("backprop", sub, seed=5, select=["linear_forward:"], isolation=isolation,
+                       allow_weak_isolation=True)
         text = json.dumps(report.to_gradescope())
         assert report.score == 0 and "boom" in text
         assert "BEGIN SOLUTION" not in text and "x @ W + b" not in text
