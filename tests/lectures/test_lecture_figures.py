@@ -41,7 +41,7 @@ def fast_runs(tmp_path_factory):
 
     def run(group):
         proc = subprocess.run([sys.executable, str(RUNNER), str(base), *map(str, group)], cwd=ROOT,
-                              env=env, capture_output=True, text=True, timeout=110)
+                              env=env, capture_output=True, text=True, timeout=300)
         results = {}
         for line in proc.stdout.splitlines():
             if line.startswith("{"):

@@ -1,8 +1,9 @@
 """Lecture 8: the milestones of the course, by year and by the constraint they moved.
 
 Data: the milestone table of lectures/README.md (read here, so the figure always matches the
-index). Each milestone is placed at the year of its first paper and on the row of the lecture
-(the constraint) that tells its story. The right panel counts milestones per constraint in each
+index). Each milestone is placed at the year of its earliest paper in the index, dated as the course
+cites it (the year of the cited version, e.g. BERT at NAACL 2019, not its 2018 preprint), and coloured by
+the lecture (the constraint) that tells its story. The right panel counts milestones per constraint in each
 half-decade.
 """
 import re
@@ -43,7 +44,7 @@ def main():
     ax0.set_yticks(range(len(ordered)), [r[0] for r in ordered], fontsize=7)
     ax0.invert_yaxis()
     ax0.set_xlim(1984, 2024)
-    ax0.set_xlabel("year of the first paper")
+    ax0.set_xlabel("year of the earliest cited paper (year of the cited version: BERT is NAACL 2019)")
     ax0.set_title("Course milestones, coloured by the constraint they moved")
     ax0.grid(True, axis="x", alpha=0.3)
 
