@@ -7,13 +7,14 @@ or class it checks), its points and an optional time limit. Visibility comes fro
 
 from __future__ import annotations
 
-import importlib.util
 import re
 import sys
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+
+from .paths import load_module
 
 NAME_RE = re.compile(r"^(?P<target>[A-Za-z_][A-Za-z0-9_]*)(\.[A-Za-z_][A-Za-z0-9_]*)?: \S.*$")
 
@@ -28,13 +29,15 @@ class CheckInfo:
     points: float
     timeout: float | None
     core: bool = False  # a core-behaviour check of its target (see `check`)
+    needs: tuple[str, ...] = ()  # other targets whose core checks must pass for this one to count (end to end)
 
     @property
     def target(self) -> str:
         return NAME_RE.match(self.name).group("target")
 
 
-def check(name: str, points: float = 1.0, timeout: float | None = None, core: bool = False):
+def check(name: str, points: float = 1.0, timeout: float | None = None, core: bool = False,
+          needs: tuple[str, ...] | list[str] = ()):
     """Mark a test function as a graded check: `@check("relu_backward: dx is 0 where x <= 0", points=2)`.
 
     `core=True` marks a check of the target's core behaviour (its values against an oracle): something a
@@ -42,12 +45,16 @@ def check(name: str, points: float = 1.0, timeout: float | None = None, core: bo
     judges a property that do-nothing code may satisfy (no in-place write, no NaN, a ValueError, eval mode is the
     identity...), so its points are awarded only when every core check of the same target passed in the same
     grading (`autograder.gating`).
+
+    `needs=("ring_allreduce", "shard")`: an end-to-end check that runs other targets' code besides its own counts
+    only when their core checks pass too; when one fails, this check is "not awarded" (one line naming the
+    blocking check), and that is no failure of this check's own target.
     """
     if not NAME_RE.match(name):
         raise ValueError(f"check name {name!r} must look like '<function or class>: <what is checked>'")
     if points < 0:
         raise ValueError("points must be >= 0")
-    info = CheckInfo(name, float(points), timeout, bool(core))
+    info = CheckInfo(name, float(points), timeout, bool(core), tuple(needs))
 
     def decorate(fn):
         fn = pytest.mark.dlcourse_check(info)(fn)
@@ -73,8 +80,5 @@ def load_sibling(check_file: str, name: str):
     path = Path(check_file).with_name(f"{name}.py")
     key = f"dlcourse_checks_{path.parent.name}_{name.lstrip('_')}"
     if key not in sys.modules:
-        spec = importlib.util.spec_from_file_location(key, path)
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[key] = module
-        spec.loader.exec_module(module)
+        load_module(path, key, register=True)
     return sys.modules[key]

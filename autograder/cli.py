@@ -1,53 +1,43 @@
 """`dlcourse`: the thin command line over the typed core functions (grading, authoring, instructor tools).
 
-Options are defined once (the decorators below) and each command only parses, calls one core function and prints.
+This module holds the group and the students' commands (`list`, `check`, `grade`); each verb of the course staff
+registers its own commands: `autograder.authoring.commands` (author sync/new, verify),
+`autograder.instructor.batch.commands` (grade-batch), `autograder.instructor.release.commands` (release, export).
+Options are defined once (autograder.cli_options) and each command only parses, calls one core function and prints.
 Exit codes: 0 when the command did its job (whatever the score), 2 for a usage error or a grader that could not
 run (unknown assignment, missing file, no CUDA...), with a one-line message naming the problem.
 """
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
+from .warm import early_start
 
-import click
-from rich.console import Console
-from rich.table import Table
-from rich.text import Text
+early_start()  # `dlcourse check`: the sandbox worker starts now, its imports overlapping ours (autograder.warm)
 
-from . import __version__
+from pathlib import Path  # noqa: E402
 
-console = Console()
+import click  # noqa: E402
+from rich.table import Table  # noqa: E402
+from rich.text import Text  # noqa: E402
 
-ASSIGNMENT = click.argument("assignment")
-DEVICE = click.option("--device", type=click.Choice(["cpu", "cuda"]), default="cpu", show_default=True,
-                      help="Where torch-based checks run.")
-SEED = click.option("--seed", type=int, default=None, help="Reproduce a grading run exactly (hidden inputs).")
-JSON_OUT = click.option("--json", "json_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
-                        help="Write Gradescope's results.json here.")
-SELECT = click.option("--only", "select", multiple=True,
-                      help="Run only checks whose name starts with this (repeatable), e.g. --only 'relu_backward'.")
+from . import __version__  # noqa: E402
+from .cli_options import ASSIGNMENT, DEVICE, JSON_OUT, ONLY, SEED, console, fail, failing_on, selection  # noqa: E402
 
 
-def _fail(message: str) -> None:
-    console.print(f"[bold red]error:[/] {message}", highlight=False)
-    sys.exit(2)
-
-
-def _grade(assignment, path, mode, seed, device, json_path, select):
+def _grade(assignment, path, mode, seed, device, json_path, select, allow_weak_isolation=False, verbose=False,
+           sandbox=None):
     from .grading import GradingError, grade
     from .report import render
 
-    try:
-        report = grade(assignment, path, mode=mode, seed=seed, device=device, select=list(select) or None)
-    except GradingError as exc:
-        _fail(str(exc))
-    render(report, console)
+    with failing_on(GradingError):
+        report = grade(assignment, path, mode=mode, seed=seed, device=device, select=selection(select),
+                       allow_weak_isolation=allow_weak_isolation, sandbox=sandbox)
+    render(report, console, verbose=verbose)
     if json_path:
         try:
             report.write_json(json_path)
         except OSError as exc:
-            _fail(f"could not write {json_path}: {exc.strerror or exc} (the report above is complete)")
+            fail(f"could not write {json_path}: {exc.strerror or exc} (the report above is complete)")
         console.print(f"results written to {json_path}", highlight=False)
     return report
 
@@ -62,21 +52,38 @@ def main():
 @click.argument("assignment", required=False)
 @click.option("--markdown", is_flag=True, help="Print the points table as Markdown (for READMEs).")
 def list_cmd(assignment, markdown):
-    """The assignments, their checks and points."""
+    """The assignments, their checks and points.
+
+    A half-built assignment (a broken spec, missing checks or files) is named with what it lacks and the others are
+    listed all the same (exit 0); asking for that one assignment by name exits 2.
+    """
     from . import spec as specs
     from .authoring.points import points_table
-    from .grading import GradingError, collect
+    from .grading import GradingError, collect, hidden_summary
 
-    try:
-        chosen = [specs.load(assignment)] if assignment else specs.all_specs()
-    except specs.UnknownAssignment as exc:
-        _fail(str(exc))
-    for spec in chosen:
+    if assignment:
+        with failing_on(specs.UnknownAssignment):
+            chosen = [specs.Survey(assignment, specs.load(assignment))]
+    else:
+        chosen = specs.survey()
+    for entry in chosen:
+        spec = entry.spec
+        if spec is None or not spec.public_checks.is_file():
+            problem = entry.problem or f"half-built: missing {', '.join(spec.missing())}"
+            if assignment:
+                fail(f"{entry.slug}: {problem}")
+            console.print(f"[yellow]{entry.slug}[/]: {problem}", highlight=False)
+            continue
         try:
             checks = collect(spec.slug)
-        except GradingError as exc:
-            _fail(str(exc))
-        hidden = spec.hidden_summary()
+        except (GradingError, OSError) as exc:
+            if assignment:
+                fail(str(exc))
+            console.print(f"[yellow]{spec.slug}[/]: {entry.problem or 'its checks do not collect'}: "
+                          f"{str(exc).splitlines()[0]}", highlight=False)
+            continue
+        # Hidden checks are listed when this copy has them; a student bundle only counts them (hidden.json).
+        hidden = None if any(vis == "hidden" for _, vis, _ in checks) else hidden_summary(spec)
         if markdown:
             click.echo(points_table(checks, hidden))
             continue
@@ -91,6 +98,8 @@ def list_cmd(assignment, markdown):
         total = sum(c[2] for c in checks) + (hidden[1] if hidden else 0)
         table.caption = f"constraint: {spec.constraint}; total {total:g} points"
         console.print(table)
+        if entry.problem:
+            console.print(f"[yellow]{spec.slug}[/]: {entry.problem}", highlight=False)
 
 
 @main.command()
@@ -98,11 +107,26 @@ def list_cmd(assignment, markdown):
 @click.option("--submission", type=click.Path(path_type=Path), default=None,
               help="Your module or its folder (default: the file under assignments/).")
 @DEVICE
-@SELECT
+@ONLY
 @JSON_OUT
-def check(assignment, submission, device, select, json_path):
+@click.option("--watch", is_flag=True,
+              help="Keep checking: run the checks again each time you save the file, and print what changed.")
+@click.option("-v", "--verbose", is_flag=True, help="Show what your code printed during every check, not only "
+                                                    "under the failed ones.")
+def check(assignment, submission, device, select, json_path, watch, verbose):
     """Self-check your working copy against the public checks."""
-    _grade(assignment, submission, "check", None, device, json_path, select)
+    from .warm import take
+
+    sandbox = take(assignment, device)
+    if watch:
+        from .grading import GradingError
+        from .watch import watch as watch_loop
+
+        with failing_on(GradingError):
+            watch_loop(assignment, submission, device=device, select=selection(select), verbose=verbose,
+                       json_path=json_path, console=console, sandbox=sandbox)
+        return
+    _grade(assignment, submission, "check", None, device, json_path, select, verbose=verbose, sandbox=sandbox)
 
 
 @main.command()
@@ -111,46 +135,26 @@ def check(assignment, submission, device, select, json_path):
 @JSON_OUT
 @SEED
 @DEVICE
-@SELECT
-def grade(assignment, path, json_path, seed, device, select):
+@ONLY
+@click.option("--allow-weak-isolation", is_flag=True,
+              help="Where the namespace sandbox cannot start, grade at the process level anyway: the submission "
+                   "can then read every file your user can read and see your processes. Said in the report.")
+def grade(assignment, path, json_path, seed, device, select, allow_weak_isolation):
     """Grade a submission (public and hidden checks). Exit 0 whenever grading completed."""
-    _grade(assignment, path, "grade", seed, device, json_path, select)
+    _grade(assignment, path, "grade", seed, device, json_path, select, allow_weak_isolation)
 
 
-@main.group()
-def author():
-    """Course staff: keep skeletons and READMEs in step with the references and checks."""
+def _register_staff_commands() -> None:
+    from .authoring import commands as authoring
+    from .instructor.batch import commands as batch
+    from .instructor.release import commands as release
+    from .site import commands as site
+
+    for verb in (authoring, batch, release, site):
+        verb.register(main)
 
 
-@author.command("sync")
-@click.argument("assignments", nargs=-1)
-@click.option("--check", "check_only", is_flag=True, help="Change nothing; exit 1 if anything is out of date.")
-def author_sync(assignments, check_only):
-    """Regenerate skeletons from solutions/ and the points tables of the assignment READMEs."""
-    from . import spec as specs
-    from .authoring.points import sync_readme
-    from .authoring.skeleton import sync
-
-    slugs = assignments or specs.all_slugs()
-    stale = []
-    for slug in slugs:
-        stale += sync(slug, check_only) + sync_readme(slug, check_only)
-    for path in stale:
-        console.print(("out of date: " if check_only else "updated: ") + path, highlight=False)
-    if check_only and stale:
-        sys.exit(1)
-    if not stale:
-        console.print("everything is up to date")
-
-
-def _register_instructor_commands() -> None:
-    from .instructor import commands_batch, commands_release
-
-    commands_batch.register(main)
-    commands_release.register(main)
-
-
-_register_instructor_commands()
+_register_staff_commands()
 
 if __name__ == "__main__":
     main()

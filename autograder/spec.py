@@ -1,21 +1,27 @@
-"""What an assignment is, for the engine: its slug, module, targets and forbidden APIs.
+"""What an assignment is, for the engine and for the course: the one record of each assignment.
 
 Each assignment declares a `SPEC = Assignment(...)` in `autograder/checks/<slug>/spec.py`; `load` and `all_specs`
-find them. The checks themselves are pytest files next to it (`test_public.py`, `test_hidden.py`).
+find them, `all_slugs` lists them in the course's order (there is no other list of assignments anywhere), and
+`survey` reports the half-built ones without failing on them. The checks themselves are pytest files next to the
+spec (`test_public.py`, `test_hidden.py`).
 """
 
 from __future__ import annotations
 
-import importlib.util
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .paths import ASSIGNMENTS, CHECKS, SOLUTIONS
+from . import paths
+from .paths import ASSIGNMENTS, SOLUTIONS, load_module
 
 
 class UnknownAssignment(LookupError):
-    pass
+    """No such assignment, or its spec.py is broken (the message says which, and where)."""
+
+
+class BrokenSpec(UnknownAssignment):
+    """The spec.py exists but does not load or does not define a valid SPEC."""
 
 
 @dataclass(frozen=True)
@@ -51,7 +57,7 @@ class Assignment:
 
     @property
     def check_dir(self) -> Path:
-        return CHECKS / self.slug
+        return paths.CHECKS / self.slug
 
     @property
     def public_checks(self) -> Path:
@@ -74,39 +80,90 @@ class Assignment:
     def reference(self) -> Path:
         return SOLUTIONS / self.slug / self.module_file
 
-    def hidden_summary(self) -> tuple[int, float] | None:
-        """(count, points) of the hidden checks, from the manifest in a student bundle, else None."""
+    @property
+    def readme(self) -> Path:
+        return ASSIGNMENTS / self.slug / "README.md"
+
+    @property
+    def notebook(self) -> Path:
+        return ASSIGNMENTS / self.slug / f"{self.slug}.ipynb"
+
+    def read_hidden_manifest(self) -> tuple[int, float] | None:
+        """(count, points) from the manifest of a student bundle, else None. Callers want
+        `autograder.grading.hidden_summary`, which falls back to counting the hidden checks."""
         if self.hidden_manifest.exists():
             data = json.loads(self.hidden_manifest.read_text())
             return int(data["count"]), float(data["points"])
         return None
 
+    def missing(self) -> list[str]:
+        """What a complete assignment has and this one lacks (paths from the course root): empty when complete.
+        A student bundle (no solutions/ folder) has no reference and no hidden checks: they are not asked for there."""
+        wanted = [self.public_checks, self.skeleton, self.readme]
+        if paths.SOLUTIONS.is_dir():
+            wanted += [self.hidden_checks, self.reference]
+        return [_rel(p) for p in wanted if not p.is_file()]
+
+
+def _rel(path: Path) -> str:
+    try:
+        return str(path.relative_to(paths.REPO_ROOT))
+    except ValueError:
+        return str(path)
+
 
 def all_slugs() -> list[str]:
     """Every assignment that has a spec, in the course's order (`Assignment.order`, then the slug)."""
-    found = sorted(p.parent.name for p in CHECKS.glob("*/spec.py"))
+    found = sorted(p.parent.name for p in paths.CHECKS.glob("*/spec.py"))
     keyed = []
     for slug in found:
         try:
             keyed.append((load(slug).order, slug))
-        except (UnknownAssignment, Exception):  # a broken spec sorts last; `load` reports it where it is used
+        except UnknownAssignment:  # a broken spec sorts last; `load` and `survey` report it where it is used
             keyed.append((10**9, slug))
     return [slug for _, slug in sorted(keyed)]
 
 
 def load(slug: str) -> Assignment:
-    path = CHECKS / slug / "spec.py"
+    """The spec of `slug`; UnknownAssignment when there is none, BrokenSpec when its spec.py does not load."""
+    path = paths.CHECKS / slug / "spec.py"
     if not path.is_file():
         known = ", ".join(all_slugs()) or "none"
         raise UnknownAssignment(f"unknown assignment {slug!r} (known: {known})")
-    mod_spec = importlib.util.spec_from_file_location(f"dlcourse_spec_{slug}", path)
-    module = importlib.util.module_from_spec(mod_spec)
-    mod_spec.loader.exec_module(module)
+    try:
+        module = load_module(path, f"dlcourse_spec_{slug}")
+    except Exception as exc:
+        raise BrokenSpec(f"{_rel(path)} does not load: {type(exc).__name__}: {exc}") from None
     spec = getattr(module, "SPEC", None)
     if not isinstance(spec, Assignment) or spec.slug != slug:
-        raise UnknownAssignment(f"{path} does not define SPEC = Assignment(slug={slug!r}, ...)")
+        raise BrokenSpec(f"{_rel(path)} does not define SPEC = Assignment(slug={slug!r}, ...)")
     return spec
 
 
 def all_specs() -> list[Assignment]:
+    """Every assignment's spec, in order; raises BrokenSpec on the first broken one (`survey` reports them all)."""
     return [load(s) for s in all_slugs()]
+
+
+@dataclass(frozen=True)
+class Survey:
+    """One assignment as `dlcourse list` and `verify` find it: its spec, or why it cannot be used yet."""
+
+    slug: str
+    spec: Assignment | None
+    problem: str = ""  # "" for a complete assignment
+
+
+def survey() -> list[Survey]:
+    """Every assignment folder with a spec.py, complete or not: a broken spec or a missing part is reported here
+    instead of stopping the commands that go over the whole course."""
+    out = []
+    for slug in all_slugs():
+        try:
+            spec = load(slug)
+        except UnknownAssignment as exc:
+            out.append(Survey(slug, None, str(exc)))
+            continue
+        missing = spec.missing()
+        out.append(Survey(slug, spec, f"half-built: missing {', '.join(missing)}" if missing else ""))
+    return out

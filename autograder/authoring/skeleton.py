@@ -8,7 +8,6 @@ line, the TODO comments before each block included, is kept. So the skeleton and
 from __future__ import annotations
 
 import re
-import sys
 
 BEGIN = re.compile(r"^(?P<indent>\s*)# BEGIN SOLUTION\s*$")
 END = re.compile(r"^\s*# END SOLUTION\s*$")
@@ -75,8 +74,3 @@ def sync(slug: str, check_only: bool = False) -> list[str]:
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_text(wanted)
     return [str(target)]
-
-
-if __name__ == "__main__":  # python -m autograder.authoring.skeleton SLUG
-    for s in sys.argv[1:]:
-        print(*sync(s) or [f"{s}: up to date"], sep="\n")

@@ -1,1 +1,2 @@
-"""The instructor's side: grade a whole class, reports, the student bundle, exports, the course self-test."""
+"""The instructor's verbs: grade a class (`batch/`: `dlcourse grade-batch`) and ship the course (`release/`:
+`dlcourse release`; `gradescope.py`, `classroom.py`, `nbgrader_bridge.py`: `dlcourse export ...`)."""

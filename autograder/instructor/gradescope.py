@@ -51,13 +51,14 @@ import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..paths import ASSIGNMENTS, CHECKS, PACKAGE, REPO_ROOT, SOLUTIONS
+from ..paths import CHECKS, PACKAGE, REPO_ROOT, SOLUTIONS
+from .release.steps import (Bundle, build, copy_assignment_folders, copy_engine, copy_references,
+                            copy_top_level_files)
 
 CONFIG_NAME = "dlcourse-gradescope.json"
 DEFAULT_USER = "dlcourse-student"
 FALLBACK_USERS = ("nobody",)
 TEMPLATES = Path(__file__).with_name("templates")
-_IGNORE = shutil.ignore_patterns("__pycache__", "*.pyc", ".ipynb_checkpoints", ".engine-ready", "*.egg-info")
 
 
 class ExportError(Exception):
@@ -92,45 +93,35 @@ def export_gradescope(slug: str, out: str | Path, select: list[str] | None = Non
 
     with tempfile.TemporaryDirectory(prefix="dlcourse-gradescope-") as tmp:
         stage = Path(tmp)
-        course = stage / "course"
-        _copy_course(spec, course)
+        build(Bundle(out=stage / "course", specs=[spec], checks="grading"), GRADESCOPE_STEPS)
         config = {"assignment": slug, "select": list(select) if select else None, "user": user,
                   "isolation": "auto", "exported_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
-        (course / CONFIG_NAME).write_text(json.dumps(config, indent=2) + "\n")
-        for name in ("setup.sh", "run_autograder"):
-            template = TEMPLATES / f"gradescope_{name}{'' if name.endswith('.sh') else '.sh'}"
-            text = template.read_text().replace("@ASSIGNMENT@", slug)
-            (stage / name).write_text(text.replace("@USER@", user))
-            (stage / name).chmod(0o755)
+        (stage / "course" / CONFIG_NAME).write_text(json.dumps(config, indent=2) + "\n")
+        write_scripts(stage, slug, user)
         out.parent.mkdir(parents=True, exist_ok=True)
         files = _write_zip(stage, out)
     return GradescopeExport(zip_path=out.resolve(), slug=slug, files=files)
 
 
-def _copy_course(spec, course: Path) -> None:
-    def ignore(directory, names):
-        skip = set(_IGNORE(directory, names))
-        if Path(directory).resolve() == PACKAGE.resolve():
-            skip.add("checks")
-        return skip
+def ensure_install_files(b: Bundle) -> None:
+    """setup.sh pip-installs the course copy: it needs a README and a constraints file, even empty."""
+    if not (b.out / "README.md").is_file():
+        (b.out / "README.md").write_text(f"Gradescope autograder for {b.specs[0].slug}: {b.specs[0].title}\n")
+    if not (b.out / "constraints.txt").is_file():
+        (b.out / "constraints.txt").write_text("")
 
-    shutil.copytree(PACKAGE, course / "autograder", ignore=ignore)
-    checks = course / "autograder" / "checks"
-    checks.mkdir()
-    for item in CHECKS.iterdir():
-        if item.is_file():
-            shutil.copy2(item, checks / item.name)
-    shutil.copytree(spec.check_dir, checks / spec.slug,
-                    ignore=shutil.ignore_patterns("__pycache__", "*.pyc", "bugs.py"))
-    shutil.copytree(SOLUTIONS / spec.slug, course / "solutions" / spec.slug, ignore=_IGNORE)
-    shutil.copytree(ASSIGNMENTS / spec.slug, course / "assignments" / spec.slug, ignore=_IGNORE)
-    for name in ("pyproject.toml", "README.md", "constraints.txt", "LICENSE"):
-        if (REPO_ROOT / name).is_file():
-            shutil.copy2(REPO_ROOT / name, course / name)
-    if not (course / "README.md").is_file():
-        (course / "README.md").write_text(f"Gradescope autograder for {spec.slug}: {spec.title}\n")
-    if not (course / "constraints.txt").is_file():
-        (course / "constraints.txt").write_text("")
+
+GRADESCOPE_STEPS = [copy_engine, copy_references, copy_assignment_folders, copy_top_level_files,
+                    ensure_install_files]
+
+
+def write_scripts(stage: Path, slug: str, user: str) -> None:
+    """setup.sh and run_autograder at the top of the zip, from the templates."""
+    for name in ("setup.sh", "run_autograder"):
+        template = TEMPLATES / f"gradescope_{name}{'' if name.endswith('.sh') else '.sh'}"
+        text = template.read_text().replace("@ASSIGNMENT@", slug)
+        (stage / name).write_text(text.replace("@USER@", user))
+        (stage / name).chmod(0o755)
 
 
 def _write_zip(stage: Path, out: Path) -> list[str]:

@@ -18,7 +18,7 @@ import statistics
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..report import write_atomic
+from ...report import write_atomic
 
 N_BINS = 10
 TOP_FAILURES = 25
@@ -74,7 +74,7 @@ class ClassSummary:
 
 def load_class(out_dir: Path, students: list[str] | None = None) -> list[tuple[str, dict]]:
     """[(student, results.json as a dict)] for each student of `out_dir` whose results.json is complete."""
-    from .batch import read_results
+    from .results import read_results
 
     out_dir = Path(out_dir)
     if students is None:

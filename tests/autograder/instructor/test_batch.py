@@ -17,6 +17,7 @@ from click.testing import CliRunner
 from autograder import spec as specs
 from autograder.cli import main
 from autograder.instructor import batch as B
+from autograder.instructor.batch.runner import _finish, _Job, _Running
 from autograder.sandbox import Limits
 from tests.helpers import mutate, reference_source, write_submission
 
@@ -331,11 +332,11 @@ def test_a_dead_grading_process_still_leaves_a_result(tmp_path):
         exitcode = -9
 
     checks = [B.CheckSpec("relu_forward: a", "public", 1.0), B.CheckSpec("relu_backward: b", "hidden", 2.0)]
-    job = B._Job(slug=SLUG, title="t", student="zed", submission=str(tmp_path), kind="dir",
+    job = _Job(slug=SLUG, title="t", student="zed", submission=str(tmp_path), kind="dir",
                  results_path=str(tmp_path / "out" / "zed" / "results.json"), unpack_dir=str(tmp_path / "u"),
                  log_path=str(tmp_path / "log"), device="cpu", select=None, seed=None, limits={}, hidden=[],
                  checks=[(c.name, c.visibility, c.points) for c in checks], digest="d", token="t1")
-    outcome = B._finish(B._Running(job, DeadProc(), 0.0), False, 1.0, 60)
+    outcome = _finish(_Running(job, DeadProc(), 0.0), False, 1.0, 60)
     assert outcome.status == B.STATUS_CRASHED and outcome.score == 0 and outcome.max_score == 3
     assert "killed" in outcome.message
     assert B.is_finished(Path(job.results_path), SLUG, checks, "d")

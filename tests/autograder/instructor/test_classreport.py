@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from autograder.instructor.batch import CheckSpec
-from autograder.instructor.classreport import normalise_message, write_class_report
+from autograder.instructor.batch.classreport import normalise_message, write_class_report
 from autograder.report import CheckResult, Report
 
 CHECKS = [

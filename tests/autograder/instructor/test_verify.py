@@ -9,9 +9,11 @@ from rich.console import Console
 
 from autograder import spec as specs
 from autograder.cli import main
-from autograder.grading import collect
-from autograder.instructor import verify as verify_mod
-from autograder.instructor.verify import Bug, load_bugs, render, verify_assignment
+from autograder.grading import collect, collect_infos
+from autograder.authoring import bugfile as bugs_mod
+from autograder.authoring import verify as verify_mod
+from autograder.authoring.bugfile import Bug, BugsError, load_bugs
+from autograder.authoring.verify import render, verify_assignment
 
 pytestmark = pytest.mark.timeout(600)
 SLUG = "backprop"
@@ -41,7 +43,7 @@ def test_load_bugs_rejects_a_malformed_file(tmp_path, monkeypatch):
     (checks / SLUG).mkdir(parents=True)
     (checks / SLUG / "bugs.py").write_text("BUGS = [('only a name', 'old')]\n")
     monkeypatch.setattr("autograder.paths.CHECKS", checks)
-    with pytest.raises(verify_mod.VerifyError, match=r"each bug is \(name, old, new"):
+    with pytest.raises(BugsError, match=r"each bug is \(name, old, new"):
         load_bugs(SLUG)
     (checks / SLUG / "bugs.py").unlink()
     assert load_bugs(SLUG) is None
@@ -59,23 +61,28 @@ def test_verify_backprop_passes_strict():
 
 
 def test_untested_checks_and_stale_bugs_are_reported(monkeypatch):
-    bugs = [Bug("stale", "this text is not in the reference", "x"),
-            Bug("leaky", "return np.maximum(x, 0.0), x", "return np.maximum(x, 0.01 * x), x")]
-    monkeypatch.setattr(verify_mod, "load_bugs", lambda slug: bugs)
-    res = verify_assignment(SLUG, select=["relu_forward", "relu_backward: gradient"], devices=["cpu"])
-    assert res.reference["cpu"] == (3.0, 3.0) and res.skeleton == (0.0, 3.0)
-    assert res.untested == ["relu_backward: gradient agrees with autograd, 0 at x == 0"]
+    bugs = [Bug("stale", "this text is not in the reference", "x", "relu_forward"),
+            Bug("leaky", "return np.maximum(x, 0.0), x", "return np.maximum(x, 0.01 * x), x", "relu_forward")]
+    monkeypatch.setattr(bugs_mod, "load_bugs", lambda slug: bugs)
+    select = ["relu_forward", "relu_backward: gradient"]
+    res = verify_assignment(SLUG, select=select, devices=["cpu"])
+    chosen = collect_infos(SLUG, select=select)  # the selection, with its targets' core checks
+    total = sum(info.points for info, _ in chosen)
+    assert res.reference["cpu"] == (total, total) and res.skeleton == (0.0, total)
+    # a check counts as tested only when a bug of its own target fails it: the relu_forward bug tests no
+    # relu_backward check
+    assert res.untested == [info.name for info, _ in chosen if info.target == "relu_backward"]
     assert set(res.caught_by["relu_forward: max(0, x)"]) == {"leaky"}
     assert res.problems == ["bug 'stale' does not apply: its text occurs 0 times in the reference "
                             "(exactly once expected)"]
     console = Console(record=True, width=200)
     render([res], console)
     text = console.export_text()
-    assert "untested" in text and "PROBLEM" in text and "1 untested; 1 problem(s)" in text
+    assert "untested" in text and "PROBLEM" in text and f"{len(res.untested)} untested; 1 problem(s)" in text
 
 
 def test_an_assignment_without_bugs_has_every_check_untested(monkeypatch):
-    monkeypatch.setattr(verify_mod, "load_bugs", lambda slug: None)
+    monkeypatch.setattr(bugs_mod, "load_bugs", lambda slug: None)
     res = verify_assignment(SLUG, select=["sgd_step"], devices=["cpu"])
     names = [n for n, _, _ in collect(SLUG) if n.startswith("sgd_step")]
     assert res.checks == names and res.untested == names and res.problems == []
