@@ -49,3 +49,16 @@ def test_notebook_runs_against_the_reference(slug, tmp_path, monkeypatch):
     images = [o for c in nb.cells if c.cell_type == "code" for o in c.outputs
               if o.output_type == "display_data" and "image/png" in o.get("data", {})]
     assert images, "the notebook should show at least one plot"
+
+
+@pytest.mark.parametrize("slug", SLUGS)
+def test_notebook_reloads_the_module_and_checks_each_function(slug):
+    """The first code cell is `%load_ext autoreload` / `%autoreload 2` (an edit to the module is seen without a
+    kernel restart), and each function or class of the assignment has a check cell (autograder.notebook_check)."""
+    nbformat = pytest.importorskip("nbformat")
+    spec = specs.load(slug)
+    nb = nbformat.read(spec.skeleton.parent / f"{slug}.ipynb", as_version=4)
+    code = [c.source for c in nb.cells if c.cell_type == "code"]
+    assert code and "%load_ext autoreload" in code[0] and "%autoreload 2" in code[0]
+    missing = [t for t in spec.targets if not any(f'check("{slug}", "{t}")' in c for c in code)]
+    assert not missing, f"no check cell for {missing}"
