@@ -5,7 +5,9 @@ by a do-nothing stand-in of the same signature:
 
 - "zeros": each function (and each method a class target defines: `forward`, `step`, `backward`, ...) returns
   zeros of the shape and type of what the real one returns, computed on copies of its arguments so that nothing
-  the caller passed in is changed (a hollow optimizer's `step` leaves the parameters alone);
+  the caller passed in is changed (a hollow optimizer's `step` leaves the parameters alone); a plain class (not a
+  module, optimizer or autograd Function) whose work is done in `__init__` stores zeros of what it would store
+  (in every mode);
 - "input": each returns its first argument (after `self`) unchanged;
 - "base": each module's forward returns what its first child module returns (a LoRA layer that only calls its
   frozen base layer), else its input; plain functions as in "input".
@@ -78,6 +80,26 @@ def _dlc_hollow_install():
             return _zeros(real(*a, **k))
         return stand_in
 
+    def _is_framework_class(cls):
+        try:
+            import torch as _torch
+        except ImportError:
+            return False
+        return issubclass(cls, (_torch.nn.Module, _torch.optim.Optimizer, _torch.autograd.Function))
+
+    def _hollow_init(real):
+        # A plain class whose work is done in __init__ (a schedule, a tokenizer, a cache): the real constructor
+        # runs, then everything it stored is replaced by zeros of the same kind (an object that holds nothing).
+        @_functools.wraps(real)
+        def stand_in(self, *args, **kwargs):
+            real(self, *args, **kwargs)
+            for key, value in list(vars(self).items()):
+                try:
+                    setattr(self, key, _zeros(value))
+                except Exception:
+                    pass
+        return stand_in
+
     _skip = {{"__init__", "extra_repr", "__repr__", "__len__", "__iter__", "__getitem__", "__setstate__",
               "__getstate__", "state_dict", "load_state_dict", "parameters", "named_parameters"}}
     for _name in {targets!r}:
@@ -85,6 +107,8 @@ def _dlc_hollow_install():
         if _obj is None:
             continue
         if _inspect.isclass(_obj):
+            if not _is_framework_class(_obj) and _inspect.isfunction(vars(_obj).get("__init__")):
+                _obj.__init__ = _hollow_init(vars(_obj)["__init__"])
             for _attr, _raw in list(vars(_obj).items()):
                 if _attr in _skip or (_attr.startswith("_") and _attr != "__call__"):
                     continue

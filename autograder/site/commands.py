@@ -10,14 +10,8 @@ import sys
 from pathlib import Path
 
 import click
-from rich.console import Console
 
-console = Console()
-
-
-def _fail(message: str) -> None:
-    console.print(f"[bold red]error:[/] {message}", highlight=False)
-    sys.exit(2)
+from ..cli_options import console, fail
 
 
 def register(main) -> None:
@@ -56,7 +50,7 @@ def register(main) -> None:
         try:
             result = build(out or DEFAULT_OUT, strict=not lenient)
         except SiteError as exc:
-            _fail(str(exc))
+            fail(str(exc))
         if result.log.strip():
             console.print(result.log.strip(), highlight=False)
         console.print(f"built {result.pages} pages into {result.out} in {result.seconds:.1f} s", highlight=False)
@@ -78,9 +72,9 @@ def register(main) -> None:
             try:
                 build(directory)
             except SiteError as exc:
-                _fail(str(exc))
+                fail(str(exc))
         if not (directory / "index.html").is_file():
-            _fail(f"no site in {directory}: run `dlcourse site build` first")
+            fail(f"no site in {directory}: run `dlcourse site build` first")
         handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(directory))
         with http.server.ThreadingHTTPServer(("127.0.0.1", port), handler) as httpd:
             console.print(f"serving {directory} on http://localhost:{port}/ (Ctrl-C to stop)", highlight=False)

@@ -19,6 +19,8 @@ from ...paths import ASSIGNMENTS, CHECKS, LECTURES, PACKAGE, REPO_ROOT, SOLUTION
 TOP_LEVEL_FILES = ("README.md", "pyproject.toml", "constraints.txt", "LICENSE", "LICENSE.md", ".gitignore")
 PUBLIC_CHECK_FILES = ("spec.py", "test_public.py")
 AUTHORING_ONLY_FILES = ("bugs.py",)  # made from the reference: never in any bundle
+DATA_SUFFIXES = (".npz", ".json")  # a public check's stored expected values (shipped when a public file names them)
+STORED_VALUES = "expected_values.py"  # generates them from the reference: FILE and write(reference, path)
 IGNORE = shutil.ignore_patterns("__pycache__", "*.pyc", "*.pyo", ".ipynb_checkpoints", ".pytest_cache",
                                 "*.egg-info", ".engine-ready", ".DS_Store")
 
@@ -33,6 +35,7 @@ class Bundle:
     hidden: dict[str, tuple[int, float]] = field(default_factory=dict)  # slug -> (count, points) withheld
     dropped: list[str] = field(default_factory=list)  # check files left out (relative to the course root)
     warnings: list[str] = field(default_factory=list)
+    withhold_hidden_titles: bool = False  # a student bundle's hidden.json counts the hidden checks without titles
 
     @property
     def slugs(self) -> set[str]:
@@ -114,13 +117,22 @@ def copy_engine(b: Bundle) -> None:
                 b.dropped.append(rel(path))
 
 
+def copy_course_library(b: Bundle) -> None:
+    """The course's own library (`dlcourse/`: the offline data sets and text the notebooks and checks load)."""
+    library = REPO_ROOT / "dlcourse"
+    if library.is_dir():
+        shutil.copytree(library, b.out / "dlcourse", ignore=IGNORE)
+
+
 def check_files(folder: Path, which: str) -> set[Path]:
-    """The check files of one assignment that a bundle holds: "public" (spec.py, test_public.py and the `_*.py`
-    helpers they load, directly or through another helper) or "grading" (all of them but bugs.py)."""
+    """The check files of one assignment that a bundle holds: "public" (spec.py, test_public.py, the `_*.py`
+    helpers they load, directly or through another helper, and the data files they name) or "grading" (all of them
+    but bugs.py)."""
     if which == "grading":
         return {p for p in folder.rglob("*") if p.is_file() and p.name not in AUTHORING_ONLY_FILES}
     keep = {folder / n for n in PUBLIC_CHECK_FILES if (folder / n).is_file()}
     helpers = {p.stem: p for p in folder.glob("_*.py") if p.name != "__init__.py"}
+    data = [p for p in folder.iterdir() if p.suffix in DATA_SUFFIXES and p.name != "hidden.json"]
     todo = list(keep)
     while todo:
         text = todo.pop().read_text(encoding="utf-8", errors="replace")
@@ -128,6 +140,7 @@ def check_files(folder: Path, which: str) -> set[Path]:
             if path not in keep and re.search(rf"(?<![\w]){re.escape(stem)}(?![\w])", text):
                 keep.add(path)
                 todo.append(path)
+        keep.update(p for p in data if p.name in text)  # expected values stored as data, named by a public file
     return keep
 
 

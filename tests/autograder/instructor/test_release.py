@@ -17,7 +17,8 @@ from click.testing import CliRunner
 from autograder import spec as specs
 from autograder.cli import main
 from autograder.grading import collect
-from autograder.instructor.release import ReleaseError, find_leaks, release
+from autograder.instructor.release import (STUDENT_COPY_MARKER, ReleaseError, find_leaks, find_reimplementations,
+                                           install_command, release)
 from autograder.paths import REPO_ROOT, SOLUTIONS
 
 pytestmark = pytest.mark.timeout(600)
@@ -131,14 +132,19 @@ def test_bundle_layout(bundle):
     for folder in (out / "autograder" / "checks").iterdir():
         if folder.is_dir():
             extra = {p.name for p in folder.iterdir()} - {"spec.py", "test_public.py", "hidden.json"}
-            assert all(n.startswith("_") and n.endswith(".py") for n in extra), extra
+            data = {n for n in extra if n.endswith((".npz", ".json"))}  # stored expected values, named by a helper
+            assert all(n.startswith("_") and n.endswith(".py") for n in extra - data), extra
+            assert all(any(n in p.read_text() for p in folder.glob("*.py")) for n in data), data
+    assert (out / "autograder" / "checks" / "ddpm" / "public_expected.npz").is_file()
+    assert not (out / "autograder" / "checks" / "ddpm" / "expected_values.py").exists()
 
 
 def test_hidden_manifest_counts_the_real_hidden_checks(bundle):
     out, summary = bundle
     hidden = [c for c in collect("backprop") if c[1] == "hidden"]
     manifest = json.loads((out / "autograder" / "checks" / "backprop" / "hidden.json").read_text())
-    assert manifest == {"count": len(hidden), "points": sum(c[2] for c in hidden)}
+    assert manifest == {"count": len(hidden), "points": sum(c[2] for c in hidden),
+                        "checks": [{"name": name, "points": points} for name, _, points in hidden]}
     assert manifest["count"] > 0
     assert summary.hidden["backprop"] == (manifest["count"], manifest["points"])
 
@@ -158,17 +164,44 @@ def test_release_refuses_a_non_empty_folder_and_the_course_itself(tmp_path):
 
 # ------------------------------------------------------------------ the bundle on its own
 
+def _readme_install(out: Path) -> str:
+    """The one install command of the bundle's README (the line of its first bash block)."""
+    block = re.search(r"```bash\n(.*?)\n```", (out / "README.md").read_text(), re.S)
+    assert block, "the bundle's README has no bash block"
+    lines = [line for line in block.group(1).splitlines() if "pip install" in line]
+    assert len(lines) == 1, lines
+    return lines[0].strip()
+
+
 @pytest.fixture(scope="module")
 def venv(bundle, tmp_path_factory):
+    """A fresh virtual environment, with the bundle installed by its README's own command, run as a student would.
+
+    The dependencies (torch...) are those of the interpreter running these tests, made visible to the new
+    environment by a .pth file, so that nothing is downloaded; pip still resolves them, the extras and
+    constraints.txt included, and builds the bundle in an isolated build environment (setuptools from the
+    package index, as on a student's machine). An environment made with --system-site-packages from a virtual
+    environment sees the base interpreter's packages, not these: an old setuptools without `wheel` there is what
+    made the editable build fail with "invalid command 'bdist_wheel'" under --no-build-isolation.
+    """
+    import site
+    import sysconfig
+
     out, _ = bundle
     env_dir = tmp_path_factory.mktemp("venv") / "v"
-    subprocess.run([sys.executable, "-m", "venv", "--system-site-packages", "--without-pip", str(env_dir)],
-                   check=True, timeout=120)
-    python = env_dir / "bin" / "python"
-    # pip and setuptools come from the system site-packages; no network is needed.
-    proc = subprocess.run([str(python), "-m", "pip", "install", "--no-deps", "--no-build-isolation", "-q", "-e",
-                           str(out)], capture_output=True, text=True, timeout=300, env=_clean_env(), cwd=out)
-    assert proc.returncode == 0, proc.stderr[-3000:]
+    subprocess.run([sys.executable, "-m", "venv", str(env_dir)], check=True, timeout=300, env=_clean_env())
+    purelib = subprocess.run([str(env_dir / "bin" / "python"), "-c", "import sysconfig; print(sysconfig.get_paths()"
+                              "['purelib'])"], capture_output=True, text=True, check=True).stdout.strip()
+    ours = dict.fromkeys([*site.getsitepackages(), sysconfig.get_paths()["purelib"], sysconfig.get_paths()["platlib"]])
+    Path(purelib, "_course_dependencies.pth").write_text("\n".join(ours) + "\n")
+    command = _readme_install(out)
+    assert command == install_command(True)
+    pip_part = command.split("&&")[-1].strip()
+    assert pip_part.startswith("pip install ")
+    activate = f". {env_dir}/bin/activate && {pip_part}"
+    proc = subprocess.run(["bash", "-c", activate], capture_output=True, text=True, timeout=900, env=_clean_env(),
+                          cwd=out)
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-3000:]
     return env_dir
 
 
@@ -211,3 +244,160 @@ def test_grading_is_refused_in_the_bundle(bundle, venv):
                           capture_output=True, text=True, cwd=out, env=_clean_env(), timeout=300)
     assert proc.returncode == 2
     assert "hidden checks are not part of this copy" in " ".join(proc.stdout.split())
+
+
+def test_students_see_only_their_commands(bundle, venv):
+    out, _ = bundle
+    assert (out / "autograder" / STUDENT_COPY_MARKER).is_file()
+    proc = subprocess.run([str(venv / "bin" / "dlcourse"), "--help"], capture_output=True, text=True, cwd=out,
+                          env=_clean_env(), timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    commands = proc.stdout.split("Commands:", 1)[1].split()
+    assert [w for w in commands if re.fullmatch(r"[a-z][a-z-]+", w) and w in
+            {"list", "check", "grade", "grade-batch", "merge", "export", "verify", "author", "release", "site"}] \
+        == ["check", "list"], proc.stdout
+
+
+def test_list_in_the_bundle_names_the_hidden_checks(bundle, venv):
+    out, _ = bundle
+    hidden = [(name, pts) for name, vis, pts in collect("parallel") if vis == "hidden"]
+    proc = subprocess.run([str(venv / "bin" / "dlcourse"), "list", "parallel"], capture_output=True, text=True,
+                          cwd=out, env=_clean_env(), timeout=300)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    text = " ".join(proc.stdout.split())
+    for name, _ in hidden:
+        assert " ".join(name.split()) in text, name
+    manifest = json.loads((out / "autograder" / "checks" / "parallel" / "hidden.json").read_text())
+    assert manifest["checks"] == [{"name": n, "points": p} for n, p in hidden]  # titles and points, nothing else
+    assert "hidden checks, run at grading" not in text
+
+
+# ------------------------------------------------------------------ what release says, and withheld titles
+
+def test_release_prints_the_readmes_install_command_and_can_withhold_titles(tmp_path):
+    out = tmp_path / "bundle"
+    result = CliRunner().invoke(main, ["release", "parallel", "--out", str(out), "--withhold-hidden-titles"],
+                                terminal_width=300)
+    assert result.exit_code == 0, result.output
+    said = [line.strip() for line in result.output.splitlines() if "pip install" in line]
+    assert said == [_readme_install(out)] == [install_command(True)]
+    assert '-c constraints.txt' in said[0] and '".[notebooks]"' in said[0]
+    assert (out / "constraints.txt").is_file()
+    manifest = json.loads((out / "autograder" / "checks" / "parallel" / "hidden.json").read_text())
+    assert set(manifest) == {"count", "points"} and manifest["count"] > 0
+    assert "titles withheld" in result.output and "only counted" in (out / "README.md").read_text()
+
+
+# ------------------------------------------------------------------ a public helper may not re-implement a target
+
+PLANTED = """
+
+def _expected_shard(n, rank, world):
+    # the answer, written in another style than the reference's
+    picked, i = [], rank
+    while i < n:
+        picked.append(i)
+        i += world
+    return picked
+"""
+
+
+def _planted_checks(tmp_path, slug="parallel", where="_common.py", text=PLANTED):
+    import shutil
+
+    checks = tmp_path / "checks"
+    checks.mkdir()
+    for item in (REPO_ROOT / "autograder" / "checks").iterdir():
+        if item.is_file():
+            shutil.copy2(item, checks / item.name)
+    shutil.copytree(REPO_ROOT / "autograder" / "checks" / slug, checks / slug,
+                    ignore=shutil.ignore_patterns("__pycache__"))
+    with open(checks / slug / where, "a") as f:
+        f.write(text)
+    return checks
+
+
+def test_a_public_helper_that_re_implements_a_target_is_refused(tmp_path, monkeypatch):
+    import autograder.instructor.release.steps as steps
+    import autograder.paths as paths
+
+    checks = _planted_checks(tmp_path)
+    monkeypatch.setattr(paths, "CHECKS", checks)
+    monkeypatch.setattr(steps, "CHECKS", checks)
+    with pytest.raises(ReleaseError) as caught:
+        release(tmp_path / "bundle", ["parallel"])
+    message = str(caught.value)
+    assert "_expected_shard() re-implements parallel's shard" in message
+    assert "autograder/checks/parallel/_common.py" in message
+    assert not (tmp_path / "bundle").exists()  # nothing released
+
+
+def test_the_reimplementation_scan_passes_honest_helpers_and_built_ins(tmp_path, monkeypatch):
+    """The course's own parallel helpers pass; so does a helper that judges with what the assignment forbids
+    (a built-in) and one that only holds expected values as data."""
+    import autograder.paths as paths
+    from autograder.instructor.release.steps import Bundle, build, copy_engine
+    import autograder.instructor.release.steps as steps
+
+    stored = "\n\ndef _stored_shards(n, rank, world):\n    return {(10, 0, 3): [0, 3, 6, 9]}.get((n, rank, world))\n"
+    checks = _planted_checks(tmp_path, text=stored)
+    monkeypatch.setattr(paths, "CHECKS", checks)
+    monkeypatch.setattr(steps, "CHECKS", checks)
+    out = tmp_path / "bundle"
+    build(Bundle(out=out, specs=[specs.load("parallel")]), [copy_engine])
+    assert find_reimplementations(out, [specs.load("parallel")]) == []
+    with open(out / "autograder" / "checks" / "parallel" / "_common.py", "a") as f:
+        f.write(PLANTED)
+    found = find_reimplementations(out, [specs.load("parallel")])
+    assert [leak.where for leak in found] == ["autograder/checks/parallel/_common.py"]
+
+
+def test_a_helper_judging_with_a_forbidden_built_in_is_allowed(tmp_path, monkeypatch):
+    """layernorm forbids F.layer_norm to students; a public helper may judge with it (it gives the answer away no
+    more than PyTorch's documentation does). The scan sees it reproduce layer_norm, and lets it pass for that."""
+    import autograder.instructor.release.steps as steps
+    import autograder.paths as paths
+    from autograder.instructor.release import leaks
+    from autograder.instructor.release.steps import Bundle, build, copy_engine
+
+    builtin = ("\n\ndef _builtin_layer_norm(x, normalized_shape, weight=None, bias=None, eps=1e-5):\n"
+               "    import torch\n"
+               "    return torch.nn.functional.layer_norm(x, normalized_shape, weight, bias, eps)\n")
+    checks = _planted_checks(tmp_path, slug="layernorm", text=builtin)
+    monkeypatch.setattr(paths, "CHECKS", checks)
+    monkeypatch.setattr(steps, "CHECKS", checks)
+    spec = specs.load("layernorm")
+    out = tmp_path / "bundle"
+    build(Bundle(out=out, specs=[spec]), [copy_engine])
+    assert find_reimplementations(out, [spec]) == []
+    common = paths.load_module(checks / "layernorm" / "_common.py", "dlcourse_test_ln_common")
+    assert leaks._reproduces(common._builtin_layer_norm, leaks._record_target_calls(spec)["layer_norm"])
+
+
+# ------------------------------------------------------------------ expected values stored as data
+
+def _stored_value_folders():
+    return sorted(p.parent for p in (REPO_ROOT / "autograder" / "checks").glob("*/expected_values.py"))
+
+
+@pytest.mark.parametrize("folder", _stored_value_folders(), ids=lambda p: p.name)
+def test_stored_expected_values_are_fresh(folder):
+    """The stored values a public check judges with are what its generator makes of the reference today (run
+    `python -m autograder.checks.<slug>.expected_values` after changing the reference or the inputs)."""
+    import numpy as np
+
+    from autograder.paths import load_module
+
+    spec = specs.load(folder.name)
+    generator = load_module(folder / "expected_values.py", f"dlcourse_test_stored_{folder.name}")
+    fresh = generator.generate(load_module(spec.reference, f"dlcourse_test_reference_{folder.name}"))
+    with np.load(folder / generator.FILE, allow_pickle=False) as stored:
+        assert sorted(stored.files) == sorted(fresh), "stale: run the generator"
+        for key, value in fresh.items():
+            assert stored[key].dtype == value.dtype and stored[key].shape == value.shape, key
+            if value.dtype.kind in "fc":
+                np.testing.assert_allclose(stored[key], value, rtol=1e-12, atol=0, err_msg=key)
+            else:
+                np.testing.assert_array_equal(stored[key], value, err_msg=key)
+    assert generator.FILE in (folder / "_common.py").read_text() or generator.FILE in (
+        folder / "test_public.py").read_text()  # named by a public file, so that the bundle ships it
