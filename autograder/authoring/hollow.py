@@ -70,6 +70,9 @@ def _dlc_hollow_install():
             if _mode == "base" and method and rest:
                 import torch as _torch
                 for child in getattr(args[0], "children", lambda: [])():
+                    # the base layer is a leaf: go down into containers (nn.Sequential, nn.ModuleList)
+                    while isinstance(child, (_torch.nn.Sequential, _torch.nn.ModuleList)) and len(child):
+                        child = child[0]
                     try:
                         return child(*rest, **kwargs)
                     except Exception:
