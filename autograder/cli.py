@@ -4,6 +4,8 @@ This module holds the group and the students' commands (`list`, `check`, `grade`
 registers its own commands: `autograder.authoring.commands` (author sync/new, verify),
 `autograder.instructor.batch.commands` (grade-batch), `autograder.instructor.release.commands` (release, export).
 Options are defined once (autograder.cli_options) and each command only parses, calls one core function and prints.
+In a student copy (written by `dlcourse release`, marked by `autograder/student_copy.json`) only `list` and `check`
+are offered: `grade` is hidden (it explains that the hidden checks are not there) and the staff's verbs are absent.
 Exit codes: 0 when the command did its job (whatever the score), 2 for a usage error or a grader that could not
 run (unknown assignment, missing file, no CUDA...), with a one-line message naming the problem.
 """
@@ -24,6 +26,11 @@ from . import __version__  # noqa: E402
 from .cli_options import ASSIGNMENT, DEVICE, JSON_OUT, ONLY, SEED, console, fail, failing_on, selection  # noqa: E402
 
 
+# `dlcourse release` writes this file into a student copy's engine: there `dlcourse` offers the students' commands
+# only (`list`, `check`); grading and the staff's verbs are left out (autograder.instructor.release.bundle).
+STUDENT_COPY = (Path(__file__).resolve().parent / "student_copy.json").is_file()
+
+
 def _grade(assignment, path, mode, seed, device, json_path, select, allow_weak_isolation=False, verbose=False,
            sandbox=None):
     from .grading import GradingError, grade
@@ -33,6 +40,9 @@ def _grade(assignment, path, mode, seed, device, json_path, select, allow_weak_i
         report = grade(assignment, path, mode=mode, seed=seed, device=device, select=selection(select),
                        allow_weak_isolation=allow_weak_isolation, sandbox=sandbox)
     render(report, console, verbose=verbose)
+    import gc
+
+    gc.freeze()  # the command is done: the interpreter's last collection need not walk torch's objects
     if json_path:
         try:
             report.write_json(json_path)
@@ -82,24 +92,39 @@ def list_cmd(assignment, markdown):
             console.print(f"[yellow]{spec.slug}[/]: {entry.problem or 'its checks do not collect'}: "
                           f"{str(exc).splitlines()[0]}", highlight=False)
             continue
-        # Hidden checks are listed when this copy has them; a student bundle only counts them (hidden.json).
+        # Hidden checks are listed when this copy has them; a student bundle has their titles (or, when the
+        # instructor withheld them, only their count) in hidden.json.
         hidden = None if any(vis == "hidden" for _, vis, _ in checks) else hidden_summary(spec)
         if markdown:
             click.echo(points_table(checks, hidden))
             continue
+        titles = _hidden_titles(spec) if hidden else []
         table = Table(title=f"{spec.slug}: {spec.title}", title_justify="left")
         table.add_column("check")
         table.add_column("visibility")
         table.add_column("points", justify="right")
         for name, vis, pts in checks:
             table.add_row(Text(name), vis, f"{pts:g}")
-        if hidden:
+        for name, pts in titles:
+            table.add_row(Text(name), "hidden (run at grading)", f"{pts:g}")
+        if hidden and not titles:
             table.add_row(f"({hidden[0]} hidden checks, run at grading)", "hidden", f"{hidden[1]:g}")
         total = sum(c[2] for c in checks) + (hidden[1] if hidden else 0)
         table.caption = f"constraint: {spec.constraint}; total {total:g} points"
         console.print(table)
         if entry.problem:
             console.print(f"[yellow]{spec.slug}[/]: {entry.problem}", highlight=False)
+
+
+def _hidden_titles(spec) -> list[tuple[str, float]]:
+    """The hidden checks' titles and points a student bundle lists (hidden.json "checks"), or []."""
+    import json
+
+    try:
+        data = json.loads(spec.hidden_manifest.read_text(encoding="utf-8"))
+        return [(str(c["name"]), float(c["points"])) for c in data.get("checks", [])]
+    except (OSError, ValueError, TypeError, KeyError, AttributeError):
+        return []
 
 
 @main.command()
@@ -129,7 +154,7 @@ def check(assignment, submission, device, select, json_path, watch, verbose):
     _grade(assignment, submission, "check", None, device, json_path, select, verbose=verbose, sandbox=sandbox)
 
 
-@main.command()
+@main.command(hidden=STUDENT_COPY)  # in a student copy it only says that grading needs the hidden checks
 @ASSIGNMENT
 @click.argument("path", type=click.Path(path_type=Path))
 @JSON_OUT
@@ -146,15 +171,19 @@ def grade(assignment, path, json_path, seed, device, select, allow_weak_isolatio
 
 def _register_staff_commands() -> None:
     from .authoring import commands as authoring
+    from .instructor import export_commands as exports
     from .instructor.batch import commands as batch
     from .instructor.release import commands as release
     from .site import commands as site
 
-    for verb in (authoring, batch, release, site):
+    # `exports` after `release`: it adds the export commands (slurm, k8s, and --force/--seed for the others) to
+    # the `export` group.
+    for verb in (authoring, batch, release, exports, site):
         verb.register(main)
 
 
-_register_staff_commands()
+if not STUDENT_COPY:
+    _register_staff_commands()
 
 if __name__ == "__main__":
     main()

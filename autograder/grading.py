@@ -12,8 +12,6 @@ import io
 import os
 import secrets
 import shutil
-import site
-import sys
 import time
 from contextlib import contextmanager, redirect_stdout
 from dataclasses import dataclass, field
@@ -21,11 +19,12 @@ from pathlib import Path
 
 import pytest
 
-from . import forbidden, gating, notebook_source, spec as specs
-from .paths import CHECKS, REPO_ROOT, load_module, secret_paths
+from . import feedback, forbidden, gating, notebook_source, spec as specs
+from .paths import CHECKS, load_module
 from .plugin import DLCoursePlugin
 from .report import CheckResult, Report
-from .sandbox import Limits, Sandbox, SandboxConfig
+from .sandbox import Limits, Sandbox
+from .warm import readonly_paths as _readonly_paths, same_worker, sandbox_config  # noqa: F401  (tests use it)
 
 INI = CHECKS / "pytest.ini"
 
@@ -46,6 +45,15 @@ class GradingSession:
     extra_hidden: list[Path] = field(default_factory=list)
     results: list[CheckResult] = field(default_factory=list)
     collected: list = field(default_factory=list)
+    prestarted: Sandbox | None = None  # a worker started earlier for this submission (autograder.warm)
+    # One message per root cause (autograder.feedback): a module that cannot be graded blocks every check.
+    module_problem: str = ""  # the panel shown once at the top
+    blocked_reason: str = ""  # the one line each blocked check shows
+    hung: dict = field(default_factory=dict)  # target -> the check in which a call to it ran out of time
+    imported: bool = False
+    import_output: str = ""  # what the module printed while importing
+    skipped: int = 0  # checks left out by `select`
+    no_match: bool = False  # `select` matched no check
     _sandbox: Sandbox | None = None
     _reference = None
     _static: dict | None = None
@@ -58,20 +66,25 @@ class GradingSession:
         except SyntaxError as exc:
             self._syntax_error = (f"{self.spec.module_file} does not parse: line {exc.lineno}: {exc.msg}\n"
                                   f"    {(exc.text or '').rstrip()}")
+        problem = feedback.static_problem(source, self.spec.module_file, self._static)
+        if problem:
+            self.module_problem, self.blocked_reason = problem
 
     def static_problems(self, target: str) -> list[str]:
+        """The static scan's findings for one target (module-level ones are the session's `module_problem`)."""
         if self._syntax_error:
             return [self._syntax_error]
-        return (self._static or {}).get("*", []) + (self._static or {}).get(target, [])
+        return list((self._static or {}).get(target, []))
 
     def sandbox(self) -> Sandbox:
         if self._sandbox is None:
-            self._sandbox = Sandbox(SandboxConfig(
-                module_path=self.submission, module_file=self.spec.module_file, framework=self.spec.framework,
-                device=self.device, forbidden=[(f.pattern, f.why) for f in self.spec.forbidden],
-                hidden=[*secret_paths(), *self.extra_hidden], readonly=_readonly_paths(),
-                isolation=self.isolation, limits=self.limits,
-            ))
+            config = sandbox_config(self.spec, self.submission, self.device, self.isolation, self.limits,
+                                    self.extra_hidden)
+            if self.prestarted is not None and same_worker(self.prestarted.config, config):
+                self.prestarted.config.module_path = self.submission
+                self._sandbox, self.prestarted = self.prestarted, None
+            else:
+                self._sandbox = Sandbox(config)
         return self._sandbox
 
     def reference_module(self):
@@ -88,12 +101,8 @@ class GradingSession:
     def close(self) -> None:
         if self._sandbox is not None:
             self._sandbox.close()
-
-
-def _readonly_paths() -> list[str]:
-    paths = [str(REPO_ROOT), sys.prefix, sys.base_prefix, "/usr", "/etc", "/opt", "/root", "/home"]
-    paths += [p for p in site.getsitepackages() + [site.getusersitepackages()] if p]
-    return paths
+        if self.prestarted is not None:  # started for this grading, but not for these settings
+            self.prestarted.close()
 
 
 def resolve_submission(spec: specs.Assignment, path: str | os.PathLike) -> Path:
@@ -132,7 +141,7 @@ def check_device(device: str) -> str:
 def grade(slug: str, path: str | os.PathLike | None = None, *, mode: str = "grade", seed: int | None = None,
           device: str = "cpu", select: list[str] | None = None, isolation: str = "auto",
           limits: Limits | None = None, extra_hidden: list[Path] | None = None,
-          allow_weak_isolation: bool = False) -> Report:
+          allow_weak_isolation: bool = False, sandbox: Sandbox | None = None) -> Report:
     """Grade `path` (a module file or the folder holding it) for assignment `slug`.
 
     mode "check": public checks only (a student's self-check); "grade": public and hidden checks.
@@ -140,29 +149,35 @@ def grade(slug: str, path: str | os.PathLike | None = None, *, mode: str = "grad
     In mode "grade" the submission runs only in the namespace sandbox: where it cannot start, grading is a
     GradingError, unless `allow_weak_isolation` accepts the process level (the submission can then read what the
     grader's user can read, and see its processes), which the report then says.
+    `sandbox`: a worker already started for this assignment (`Sandbox.prestart`, autograder.warm), used when its
+    settings are the ones this grading needs; this grading closes it in any case.
     """
     t0 = time.monotonic()
+    scratch = None
     try:
-        spec = specs.load(slug)
-    except specs.UnknownAssignment as exc:
-        raise GradingError(str(exc)) from None
-    submission = resolve_submission(spec, path if path is not None else spec.skeleton)
-    handed_in = submission
-    try:
-        submission, source_notes, scratch = notebook_source.materialize(submission, spec.slug, spec.module_file)
-    except notebook_source.NotebookError as exc:
-        raise GradingError(str(exc)) from None
-    try:
+        try:
+            spec = specs.load(slug)
+        except specs.UnknownAssignment as exc:
+            raise GradingError(str(exc)) from None
+        submission = resolve_submission(spec, path if path is not None else spec.skeleton)
+        handed_in = submission
+        try:
+            submission, source_notes, scratch = notebook_source.materialize(submission, spec.slug, spec.module_file)
+        except notebook_source.NotebookError as exc:
+            raise GradingError(str(exc)) from None
+        prestarted, sandbox = sandbox, None
         return _grade(spec, submission, handed_in, source_notes, t0, mode=mode, seed=seed, device=device,
                       select=select, isolation=isolation, limits=limits, extra_hidden=extra_hidden,
-                      allow_weak_isolation=allow_weak_isolation)
+                      allow_weak_isolation=allow_weak_isolation, prestarted=prestarted)
     finally:
+        if sandbox is not None:  # given, but grading stopped before it could use it
+            sandbox.close()
         if scratch is not None:
             shutil.rmtree(scratch, ignore_errors=True)
 
 
 def _grade(spec, submission: Path, handed_in: Path, source_notes: list[str], t0: float, *, mode, seed, device,
-           select, isolation, limits, extra_hidden, allow_weak_isolation) -> Report:
+           select, isolation, limits, extra_hidden, allow_weak_isolation, prestarted=None) -> Report:
     slug = spec.slug
     device = check_device(device)
     if mode not in ("check", "grade"):
@@ -176,27 +191,39 @@ def _grade(spec, submission: Path, handed_in: Path, source_notes: list[str], t0:
     seed = secrets.randbelow(2**31) if seed is None else int(seed)
     isolation = _required_isolation(mode, isolation, allow_weak_isolation)
     session = GradingSession(spec=spec, submission=submission, seed=seed, device=device, select=select,
-                             isolation=isolation, limits=limits or Limits(), extra_hidden=list(extra_hidden or []))
+                             isolation=isolation, limits=limits or Limits(), extra_hidden=list(extra_hidden or []),
+                             prestarted=prestarted)
     try:
         with single_threaded_torch():
             code, log = _run_pytest([str(f) for f in files], DLCoursePlugin(session))
         if session._sandbox is not None and session._sandbox.start_error:
             raise GradingError("the sandbox could not start, so nothing was graded (not the submission's fault): "
                                f"{session._sandbox.start_error}")
+        if session.no_match:
+            raise GradingError(no_match_message(spec, select, mode))
         if code not in (0, 1, 5):  # 5: nothing selected
             raise GradingError(f"the checks of {slug} could not run (pytest exit code {code}):\n{log[-3000:]}")
         gating.apply(session.results, gating.core_names(session.collected), gating.needs_of(session.collected))
+        skeleton = feedback.skeleton_problem(session.results, spec.module_file, spec.targets, bool(select))
+        if skeleton and not session.module_problem:
+            session.module_problem = skeleton
+            for r in session.results:
+                if not r.output.startswith(feedback.NOT_IMPLEMENTED):
+                    r.output, r.brief = f"not run: {spec.module_file} is still the skeleton", True
         sandbox = session._sandbox
         report = Report(
             slug=slug, title=spec.title, submission=str(handed_in), mode=mode, seed=seed, device=device,
             isolation=_isolation_label(sandbox), results=session.results,
             time_in_student=sandbox.time_in_student if sandbox else 0.0,
         )
+        report.module_problem, report.import_output = session.module_problem, session.import_output
+        report.skipped, report.partial = session.skipped, bool(select)
         report.notes.extend(source_notes)
         if sandbox and sandbox.isolation == "process" and mode == "grade":
             report.notes.append(WEAK_ISOLATION_NOTE)
         if sandbox and sandbox.restarts:
-            report.notes.append(f"the sandbox was restarted {sandbox.restarts} time(s) after a timeout or a crash")
+            report.notes.append("the sandbox was restarted after a timeout or a crash (the checks "
+                                "concerned say which)")
         if mode == "check":
             report.hidden_pending = hidden_summary(spec)
     finally:
@@ -244,18 +271,27 @@ def _isolation_label(sandbox: Sandbox | None) -> str:
     return sandbox.isolation
 
 
+# pytest's own plugins that check files never use (their setup is most of a re-check's cost in watch mode).
+UNUSED_PLUGINS = ("debugging", "pastebin", "junitxml", "doctest", "setuponly", "setupplan", "stepwise", "legacypath",
+                  "logging", "faulthandler", "subtests", "unittest")
+
+
 def _run_pytest(args: list[str], plugin) -> tuple[int, str]:
     """Run the check files with only the plugins grading needs: no third-party plugin is auto-loaded (they are
     slow to import, and none of them has a say in a grade), pytest-timeout is loaded by name as the backstop."""
+    import pytest_timeout  # the backstop, registered as a module: naming it (-p) would scan every entry point
+
     argv = [*args, "-c", str(INI), "--rootdir", str(CHECKS), "-q", "--no-header", "-p", "no:cacheprovider",
-            "-p", "pytest_timeout", "-W", "ignore::pytest.PytestAssertRewriteWarning"]
+            "-W", "ignore::pytest.PytestAssertRewriteWarning"]
+    for name in UNUSED_PLUGINS:
+        argv += ["-p", f"no:{name}"]
     buf = io.StringIO()
     saved = os.environ.get("PYTEST_DISABLE_PLUGIN_AUTOLOAD")
     os.environ["PYTEST_DISABLE_PLUGIN_AUTOLOAD"] = "1"
     gc.freeze()  # what is already loaded (torch...) need not be scanned by every collection during the run
     try:
         with redirect_stdout(buf):
-            code = pytest.main(argv, plugins=[plugin])
+            code = pytest.main(argv, plugins=[plugin, pytest_timeout])
     finally:
         gc.unfreeze()
         if saved is None:
@@ -284,11 +320,113 @@ def collect_infos(slug: str, visibility: str = "all", select: list[str] | None =
     return list(session.collected)
 
 
+def no_match_message(spec: specs.Assignment, select, mode: str = "check") -> str:
+    """`--only` matched nothing: say so, with the names that would have matched something."""
+    given = ", ".join(repr(s) for s in select)
+    return (f"--only {given} matches no {'public ' if mode == 'check' else ''}check of {spec.slug}: give the "
+            f"beginning of a check's name (case does not matter), such as one of its functions: "
+            f"{', '.join(spec.targets)} (`dlcourse list {spec.slug}` lists every check)")
+
+
+_HIDDEN_COUNTS: dict = {}  # (path, mtime, size) -> (count, points): watch mode asks on every run
+
+
 def hidden_summary(spec: specs.Assignment) -> tuple[int, float] | None:
     manifest = spec.read_hidden_manifest()
     if manifest is not None:
         return manifest
+    try:
+        st = spec.hidden_checks.stat()
+        key = (str(spec.hidden_checks), st.st_mtime_ns, st.st_size)
+    except OSError:
+        key = None
+    if key is not None and key in _HIDDEN_COUNTS:
+        return _HIDDEN_COUNTS[key]
+    counted = _count_checks(spec.hidden_checks) or _count_marked(spec.hidden_checks)
+    if counted is not None:
+        if key is not None:
+            _HIDDEN_COUNTS[key] = counted
+        return counted
     if spec.hidden_checks.is_file():
         hidden = [c for c in collect(spec.slug) if c[1] == "hidden"]
         return len(hidden), sum(c[2] for c in hidden)
     return None
+
+
+def _count_checks(path: Path) -> tuple[int, float] | None:
+    """(count, points) of the checks of a check file, read with `ast` (no import, no pytest run): `dlcourse check`
+    announces the hidden checks without loading them. Counted: `@check(...)` on a `test_*` function, and
+    `check(...)` calls in a module-level `for` loop over a literal tuple or list (checks made per activation, say).
+    None where a check is made any other way or its points are not a literal: then the file is loaded."""
+    import ast
+
+    try:
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+    except (OSError, SyntaxError, ValueError):
+        return None
+
+    def is_check(node) -> bool:
+        return isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "check"
+
+    def points(call) -> float | None:
+        arg = call.args[1] if len(call.args) >= 2 else next((k.value for k in call.keywords if k.arg == "points"),
+                                                            None)
+        if arg is None:
+            return 1.0
+        if isinstance(arg, ast.Constant) and isinstance(arg.value, (int, float)) and not isinstance(arg.value, bool):
+            return float(arg.value)
+        return None
+
+    counted: set[int] = set()
+    count, total = 0, 0.0
+    for node in ast.walk(tree):
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            marks = [d for d in node.decorator_list if is_check(d)]
+            if not marks:
+                continue
+            if len(marks) != 1 or not node.name.startswith("test") or "parametrize" in ast.dump(node):
+                return None
+            value = points(marks[0])
+            if value is None:
+                return None
+            counted.add(id(marks[0]))
+            count, total = count + 1, total + value
+    for loop in tree.body:
+        if not isinstance(loop, ast.For):
+            continue
+        calls = [n for n in ast.walk(loop) if is_check(n) and id(n) not in counted]
+        if not calls:
+            continue
+        if not (isinstance(loop.iter, (ast.Tuple, ast.List)) and all(isinstance(e, ast.Constant)
+                                                                      for e in loop.iter.elts)):
+            return None
+        for call in calls:
+            value = points(call)
+            if value is None:
+                return None
+            counted.add(id(call))
+            count, total = count + len(loop.iter.elts), total + value * len(loop.iter.elts)
+    if any(is_check(n) and id(n) not in counted for n in ast.walk(tree)):
+        return None  # a check made some other way: load the file
+    return count, total
+
+
+def _count_marked(path: Path) -> tuple[int, float] | None:
+    """(count, points) of the checks a check file defines, from its module's functions (imported, not collected by
+    pytest: for files that make checks in a loop). None when it cannot be loaded that way."""
+    if not path.is_file():
+        return None
+    try:
+        module = load_module(path, f"dlcourse_count_{path.parent.name}_{path.stem}")
+    except Exception:  # noqa: BLE001  collected by pytest instead, which reports the problem
+        return None
+    count, points = 0, 0.0
+    for name, value in vars(module).items():
+        if not name.startswith("test") or not callable(value):
+            continue
+        marks = [m for m in getattr(value, "pytestmark", []) if getattr(m, "name", "") == "dlcourse_check"]
+        if len(marks) != 1:
+            return None
+        count += 1
+        points += marks[0].args[0].points
+    return count, points

@@ -1,6 +1,12 @@
 """What grading produces: a `Report` of `CheckResult`s, rendered as a rich table, a summary line and
 Gradescope's results.json.
 
+One message per root cause (autograder.feedback): a module that cannot be graded at all is one panel at the top
+(`Report.module_problem`) and the checks it blocks one line each; a check whose result is such a line (not run, not
+implemented yet) has `brief` set; only the other failures get a panel of their own. What the submission printed
+during a check (`CheckResult.stdout`, at most about 4 KB) is shown under its failure, under every check with
+`verbose`, and added to the check's output in results.json (public checks only: a hidden check's is never kept).
+
 Gradescope visibility: public checks are "visible"; hidden checks are "after_due_date", so students see them once
 the deadline has passed and never before.
 """
@@ -27,6 +33,15 @@ class CheckResult:
     output: str = ""
     duration: float = 0.0
     gated: bool = False  # a property check withheld because its target's core checks failed (autograder.gating)
+    blocked_by: str = ""  # the target whose failed core check withheld it (its own, or one an end-to-end check needs)
+    brief: bool = False  # its output is one line (not run, not implemented yet), not a panel
+    stdout: str = ""  # what the submission printed during this check (public checks only), bounded
+
+    def full_output(self) -> str:
+        """The message with what the code printed under it (results.json's output of this check)."""
+        if not self.stdout.strip():
+            return self.output
+        return f"{self.output}\n--- what your code printed during this check ---\n{self.stdout.rstrip()}"
 
 
 @dataclass
@@ -43,6 +58,10 @@ class Report:
     time_in_student: float = 0.0
     hidden_pending: tuple[int, float] | None = None  # (count, points) of hidden checks not run (check mode)
     notes: list[str] = field(default_factory=list)
+    module_problem: str = ""  # why no check could judge the module (one panel at the top), else ""
+    import_output: str = ""  # what the module printed while it was imported
+    partial: bool = False  # only some checks were asked for (`--only`)
+    skipped: int = 0  # checks of this run's kind left out by `--only`
 
     @property
     def score(self) -> float:
@@ -68,8 +87,12 @@ class Report:
     def summary_line(self) -> str:
         pct = 100 * self.score / self.max_score if self.max_score else 0.0
         line = (f"{self.slug}: {self.score:g}/{self.max_score:g} points ({pct:.0f}%), {self.passed} of "
-                f"{len(self.results)} checks passed; seed {self.seed}; device {self.device}; "
-                f"isolation {self.isolation}")
+                f"{len(self.results)} checks passed; checked {display_path(self.submission)}; seed {self.seed}; "
+                f"device {self.device}; isolation {self.isolation}")
+        if self.partial:
+            kind = "public checks" if self.mode == "check" else "checks"
+            line += (f". Partial run: {self.skipped} {kind} not run (--only)" if self.skipped else
+                     f". Every {kind[:-1]} ran")
         if self.hidden_pending:
             n, pts = self.hidden_pending
             line += (f". {n} hidden checks worth {pts:g} more points will run at grading: "
@@ -81,7 +104,7 @@ class Report:
             "score": self.score,
             "max_score": self.max_score,
             "execution_time": round(self.execution_time, 3),
-            "output": self.summary_line() + "".join(f"\n{n}" for n in self.notes),
+            "output": "\n".join(filter(None, [self.module_problem, self.summary_line(), *self.notes])),
             "visibility": "visible",
             "tests": [
                 {
@@ -89,7 +112,7 @@ class Report:
                     "score": r.score,
                     "max_score": r.max_score,
                     "status": "passed" if r.passed else "failed",
-                    "output": r.output,
+                    "output": self._test_output(r),
                     "visibility": GRADESCOPE_VISIBILITY[r.visibility],
                 }
                 for r in self.results
@@ -99,6 +122,16 @@ class Report:
                 "mode": self.mode, "submission": self.submission, "time_in_student": round(self.time_in_student, 3),
             },
         }
+
+    def _test_output(self, r: CheckResult) -> str:
+        """A check's output in results.json: its message, what the code printed (public checks), and, for the first
+        check a module-level problem blocked, that problem in full (Gradescope shows each test on its own)."""
+        text = r.full_output() if r.visibility == "public" else r.output
+        if self.module_problem and r.brief:
+            first = next((x for x in self.results if x.brief), None)
+            if first is r:
+                text += "\n\n" + self.module_problem
+        return text
 
     def to_dict(self) -> dict:
         d = asdict(self)
@@ -128,14 +161,67 @@ def write_atomic(path: Path, text: str) -> None:
         raise
 
 
-def render(report: Report, console=None, show_passed_output: bool = False) -> None:
-    """Print the report: a table of checks, each failure's message, and the summary line."""
+def display_path(path: str) -> str:
+    """A submission's path as the student typed it: relative to the current folder when it lies below it."""
+    try:
+        return os.path.relpath(path) if Path(path).resolve().is_relative_to(Path.cwd().resolve()) else str(path)
+    except (OSError, ValueError):
+        return str(path)
+
+
+def render(report: Report, console=None, show_passed_output: bool = False, verbose: bool = False) -> None:
+    """Print the report: the module's problem (if any) once at the top, a table of checks, each failure's message
+    (with what the code printed during it), one line for each check that did not run, and the summary line.
+    `verbose` also shows what the code printed during the checks that passed, and while it was imported."""
     from rich.console import Console
-    from rich.panel import Panel
-    from rich.table import Table
     from rich.text import Text
 
     console = console or Console()
+    verbose = verbose or show_passed_output
+    if report.module_problem:
+        console.print(_panel(report.module_problem, f"{display_path(report.submission)}: no check could run",
+                             "red"))
+    if not report.module_problem or any(r.passed or not r.brief for r in report.results):
+        console.print(_table(report))  # else every check is one line below: the table would repeat them
+    if verbose and report.import_output.strip():
+        console.print(_panel(report.import_output.rstrip(), "what your module printed while importing", "blue"))
+    for r in report.results:
+        if r.passed and verbose and r.stdout.strip():
+            console.print(_panel(r.stdout.rstrip(), f"{r.name}: what your code printed", "blue"))
+        elif not r.passed and not r.gated and not r.brief:
+            console.print(_panel(r.output or "(no message)", r.name, "red", r.stdout))
+    lines = [r for r in report.results if not r.passed and r.brief and not r.gated]
+    if lines:
+        console.print(Text(f"{len(lines)} check(s) stopped before judging your code:", style="yellow"))
+        for r in lines:
+            line = Text("  ✘ ", style="red")
+            line.append(f"{r.name}: ")
+            line.append(r.output, style="yellow")
+            console.print(line)
+            if verbose and r.stdout.strip():
+                console.print(_panel(r.stdout.rstrip(), f"{r.name}: what your code printed", "blue"))
+    render_gated(report, console)
+    for note in report.notes:
+        console.print(Text(note, style="yellow"))
+    style = "bold green" if report.score == report.max_score and not report.hidden_pending else "bold"
+    console.print(Text(report.summary_line(), style=style))
+
+
+def render_gated(report: Report, console) -> None:
+    from rich.text import Text
+
+    gated = [r for r in report.results if r.gated]
+    if gated:
+        console.print(Text(f"{len(gated)} property check(s) not awarded until their function's core checks pass:",
+                           style="yellow"))
+        for r in gated:
+            console.print(Text(f"  not awarded: {r.name}"))
+
+
+def _table(report: Report):
+    from rich.table import Table
+    from rich.text import Text
+
     table = Table(title=f"{report.title} ({'self-check: public checks' if report.mode == 'check' else 'grading'})",
                   title_justify="left", expand=False)
     table.add_column("", width=2)
@@ -148,18 +234,16 @@ def render(report: Report, console=None, show_passed_output: bool = False) -> No
         row = [mark, Text(r.name), *([r.visibility] if report.mode == "grade" else []),
                f"{r.score:g}/{r.max_score:g}"]
         table.add_row(*row)
-    console.print(table)
-    gated = [r for r in report.results if r.gated]
-    for r in report.results:
-        if not r.passed and not r.gated:
-            console.print(Panel(Text(r.output or "(no message)"), title=Text(r.name, style="bold red"),
-                                title_align="left", border_style="red"))
-    if gated:
-        console.print(Text(f"{len(gated)} property check(s) not awarded until their function's core checks pass:",
-                           style="yellow"))
-        for r in gated:
-            console.print(Text(f"  not awarded: {r.name}"))
-    for note in report.notes:
-        console.print(Text(note, style="yellow"))
-    style = "bold green" if report.score == report.max_score and not report.hidden_pending else "bold"
-    console.print(Text(report.summary_line(), style=style))
+    return table
+
+
+def _panel(text: str, title: str, style: str, printed: str = ""):
+    """A bordered message; the submission's own text is never read as markup."""
+    from rich.panel import Panel
+    from rich.text import Text
+
+    body = Text(text)
+    if printed.strip():
+        body.append("\n--- what your code printed during this check ---\n", style="dim")
+        body.append(printed.rstrip())
+    return Panel(body, title=Text(title, style=f"bold {style}"), title_align="left", border_style=style)

@@ -81,7 +81,10 @@ def target_points(slug: str) -> dict[str, tuple[float, float]]:
 def build_notebook(slug: str, targets: list[str] | None = None) -> tuple[nbformat.NotebookNode, list]:
     from .. import spec as specs
 
-    spec = specs.load(slug)
+    try:
+        spec = specs.load(slug)
+    except specs.UnknownAssignment as exc:
+        raise NbgraderExportError(str(exc)) from None
     if not spec.reference.is_file():
         raise NbgraderExportError(f"the reference {spec.reference} is missing")
     reference = spec.reference.read_text()
@@ -126,17 +129,28 @@ def build_notebook(slug: str, targets: list[str] | None = None) -> tuple[nbforma
 
 
 def export_nbgrader(slug: str, out: str | Path, targets: list[str] | None = None, course_id: str = "dlcourse",
-                    timeout: int = 600) -> NbgraderExport:
+                    timeout: int = 600, force: bool = False) -> NbgraderExport:
+    """Write the nbgrader course folder's source notebook for `slug` (and nbgrader_config.py when there is none).
+    An existing source notebook of this assignment is refused unless `force` (then kept as `<name>.old-<time>`)."""
+    from .outputs import OutputError, claim, writable_dir
+
     out = Path(out)
     nb, test_cells = build_notebook(slug, targets)
     folder = out / "source" / slug
-    folder.mkdir(parents=True, exist_ok=True)
     notebook = folder / f"{slug}.ipynb"
-    nbformat.validate(nb)
-    nbformat.write(nb, str(notebook))
     config = out / "nbgrader_config.py"
-    if not config.exists():
-        config.write_text(CONFIG.format(course_id=course_id, timeout=int(timeout)))
+    try:
+        writable_dir(out)
+        claim([notebook], force, what="export nbgrader")
+        writable_dir(folder, "the source folder")
+        nbformat.validate(nb)
+        nbformat.write(nb, str(notebook))
+        if not config.exists():
+            config.write_text(CONFIG.format(course_id=course_id, timeout=int(timeout)))
+    except OutputError as exc:
+        raise NbgraderExportError(str(exc)) from None
+    except OSError as exc:
+        raise NbgraderExportError(f"cannot write into {out}: {exc.strerror or exc}") from None
     return NbgraderExport(out=out.resolve(), notebook=notebook.resolve(), cells=test_cells)
 
 

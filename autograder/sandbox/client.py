@@ -13,12 +13,25 @@ the grader. An answer is at most `answer_bytes` of array data and `answer_header
 most `answer_values` values, decoded from raw bytes into plain types (no object the submission built crosses),
 with every string made valid UTF-8. A call that runs out of time or breaks the protocol kills the worker with
 everything it started (cgroup kill, its PID namespace, or its launcher's process tree at the process level).
+
+For the student's loop:
+
+- `prestart` starts the worker before the submission is needed: it isolates itself and imports NumPy/torch while
+  the grader imports its own (or, in watch mode, while the student edits), and gets the submission's text only
+  when the first call needs it. It is the same worker, isolated the same way, before it ever holds the submission.
+- On a timeout the worker is asked for its Python stack first (SIGUSR1: faulthandler writes it to a file of the
+  grader's), and the message shows the submission's frames, as a traceback would: where the code was stuck.
+- `skip` names the functions that already hung: a later call that enters one fails at once (one timeout, not one
+  per check).
+- `capture_start`/`capture_end` return what the submission printed in between (about 4 KB at most, its beginning
+  and its end), across restarts of the worker: the output of one check.
 """
 
 from __future__ import annotations
 
 import inspect
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -34,15 +47,20 @@ from .cgroups import Cgroup
 
 WORKER = Path(__file__).with_name("worker.py")
 INSIDE_WORKDIR = "/sandbox"  # the submission's working folder inside the namespaces
+OUTPUT_LIMIT = 4096  # characters of what the submission printed kept for one check
 
 
 class StudentError(Exception):
     """The submission failed: it raised, timed out, crashed, or returned something that cannot be judged."""
 
-    def __init__(self, message: str, *, kind: str = "error", stdout: str = ""):
+    def __init__(self, message: str, *, kind: str = "error", stdout: str = "", stack=(), error_type: str = "",
+                 frames=()):
         super().__init__(message)
         self.kind = kind
         self.stdout = stdout
+        self.error_type = error_type  # the submission's exception class name ("" for timeouts, crashes...)
+        self.frames = list(frames)  # [(line, qualified function name)] of the submission's frames, innermost last
+        self.stack = list(stack)  # a timeout: [(line, function)] of the submission's frames, most recent call last
 
 
 class StudentTimeout(StudentError):
@@ -100,6 +118,18 @@ class Sandbox:
         self._base: str | None = None  # the grader's private folder: the output file, the working folders
         self._workdir: str | None = None
         self._output_fd: int | None = None
+        self._stack_fd: int | None = None  # where the worker writes its stack when asked (SIGUSR1)
+        self._phase = ""  # "spawned" (configuration sent), "booted" (isolated, framework imported), "loaded"
+        self._boot_deadline = 0.0
+        self._source: bytes | None = None  # the submission as first sent: every restart of one grading sends it
+        self._capture: list | None = None  # [offset in the output file, text carried over from earlier workers]
+        # Top-level functions that ran out of time earlier: a later call reaching one of them fails at once
+        # (TimedOutEarlier) instead of hanging again. The worker could ignore this; it would only wait longer.
+        self.skip: set[str] = set()
+        # Watch mode: the report is printed while the used worker is ended and its folders removed (a thread);
+        # `closer` is that thread, for whoever must wait for it.
+        self.close_in_background = False
+        self.closer = None
         self._cgroup: Cgroup | None = None
         self._worker_pid: int | None = None
         self._fatal: StudentError | None = None  # the import hung or crashed: every call fails the same way
@@ -118,18 +148,47 @@ class Sandbox:
     def __exit__(self, *exc):
         self.close()
 
-    def start(self) -> None:
+    def prestart(self) -> None:
+        """Start the worker before the submission is needed: it builds its sandbox and imports its framework
+        (NumPy, torch) while the grader does its own work, then waits for the submission. `start`, or the first
+        call, hands it over. A worker that is never used ends with `close`."""
         if self.proc is not None:
             return
         if self.start_error is not None:
             raise SandboxUnavailable(self.start_error)
         try:
-            self._start()
+            self._spawn()
         except SandboxUnavailable as exc:
             self.start_error = str(exc)
             raise
 
-    def _start(self) -> None:
+    def wait_booted(self) -> None:
+        """Wait until a prestarted worker is isolated and has imported its framework (SandboxUnavailable if it
+        cannot start)."""
+        if self.proc is not None and self._phase == "spawned":
+            try:
+                self._boot()
+            except SandboxUnavailable as exc:
+                self.start_error = str(exc)
+                raise
+
+    def start(self) -> None:
+        if self.proc is not None and self._phase == "loaded":
+            return
+        if self.start_error is not None:
+            raise SandboxUnavailable(self.start_error)
+        try:
+            if self.proc is None:
+                self._spawn()
+            if self._phase == "spawned":
+                self._boot()
+        except SandboxUnavailable as exc:
+            self.start_error = str(exc)
+            raise
+        self._load()
+
+    def _spawn(self) -> None:
+        """The worker process, its groups and its configuration (no submission yet)."""
         c = self.config
         if self._base is None:
             self._base = tempfile.mkdtemp(prefix="dlcourse-grader-")
@@ -138,18 +197,22 @@ class Sandbox:
             shutil.rmtree(self._workdir, ignore_errors=True)
         self._workdir = tempfile.mkdtemp(prefix="dlcourse-sbx-", dir=self._base)
         os.chmod(self._base, 0o711)
-        shutil.copyfile(c.module_path, os.path.join(self._workdir, c.module_file))
-        if self._output_fd is not None:
-            os.close(self._output_fd)
-        output = os.path.join(self._base, "output")
-        out_fd = os.open(output, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o600)
+        self._carry_capture()
+        for fd in (self._output_fd, self._stack_fd):
+            if fd is not None:
+                os.close(fd)
+        self._output_fd = self._stack_fd = None
+        flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW
+        output, stack = os.path.join(self._base, "output"), os.path.join(self._base, "stack")
+        out_fd, stack_w = os.open(output, flags, 0o600), os.open(stack, flags, 0o600)
         self._output_fd = os.open(output, os.O_RDONLY | os.O_NOFOLLOW)
+        self._stack_fd = os.open(stack, os.O_RDONLY | os.O_NOFOLLOW)
         req_r, req_w = os.pipe()
         resp_r, resp_w = os.pipe()
         try:
             self.proc = subprocess.Popen(
-                [sys.executable, "-E", "-s", "-B", str(WORKER), str(req_r), str(resp_w)],
-                pass_fds=(req_r, resp_w), env=_worker_env(c), cwd=self._workdir, start_new_session=True,
+                [sys.executable, "-E", "-s", "-B", str(WORKER), str(req_r), str(resp_w), str(stack_w)],
+                pass_fds=(req_r, resp_w, stack_w), env=_worker_env(c), cwd=self._workdir, start_new_session=True,
                 stdin=subprocess.DEVNULL, stdout=out_fd, stderr=out_fd,
             )
         except OSError as exc:
@@ -158,23 +221,28 @@ class Sandbox:
             raise SandboxUnavailable(f"could not start the sandbox worker: {exc}") from None
         finally:
             os.close(out_fd)
+            os.close(stack_w)
         os.close(req_r)
         os.close(resp_w)
         os.set_blocking(req_w, False)  # every write has a deadline (codec.write_frame)
         self._req, self._resp = req_w, resp_r
+        self._phase = "spawned"
         # The worker waits for its configuration, so it is in its groups before it can fork.
         self._cgroup = Cgroup.create({"processes": c.limits.processes, "memory_bytes": c.limits.memory_bytes,
                                       "cpus": c.limits.cpus})
         if self._cgroup is not None and not self._cgroup.add(self.proc.pid):
             self._cgroup.remove()
             self._cgroup = None
-        t0 = time.monotonic()
-        deadline = t0 + c.limits.boot_timeout
+        self._boot_deadline = time.monotonic() + c.limits.boot_timeout
         try:
-            codec.send(self._req, self._config_message(), deadline)
+            codec.send(self._req, self._config_message(), self._boot_deadline)
         except (codec.CodecError, OSError) as exc:
             self.kill()
             raise SandboxUnavailable(f"the sandbox worker did not take its configuration: {exc}") from None
+
+    def _boot(self) -> None:
+        """Wait until the worker has isolated itself and imported its framework."""
+        deadline = self._boot_deadline
         launched = self._read_event(deadline, "starting the sandbox")
         self._worker_pid = launched.get("pid") if isinstance(launched.get("pid"), int) else None
         boot = self._read_event(deadline, "starting the sandbox")
@@ -182,24 +250,46 @@ class Sandbox:
             self.kill()
             raise SandboxUnavailable(str(boot.get("message", "the sandbox worker did not start")))
         self.isolation, self.isolation_reason = str(boot["isolation"]), str(boot.get("reason", ""))
+        self._phase = "booted"
+
+    def _load(self) -> None:
+        """Hand the booted worker the submission (the same text on every restart of one grading) and wait for
+        its import, under the import's CPU-time limit."""
+        c = self.config
+        if self._source is None:
+            self._source = Path(c.module_path).read_bytes()
         t1, cpu1 = time.monotonic(), self._cpu()
+        check = self._cpu_check(cpu1, c.limits.import_timeout, "importing your module")
+        deadline = t1 + c.limits.wall(c.limits.import_timeout)
         try:
-            ready = self._read_event(t1 + c.limits.wall(c.limits.import_timeout), "importing your module",
-                                     self._cpu_check(cpu1, c.limits.import_timeout, "importing your module"))
+            try:
+                codec.send(self._req, {"op": "load", "source": self._source.decode("utf-8", "surrogateescape")},
+                           deadline, check)
+            except codec.ChannelTimeout:
+                stack = self._stack_dump()
+                self.kill()
+                raise StudentTimeout(self._timeout_text("timed out while importing your module", stack),
+                                     kind="timeout", stdout=self.output_tail(), stack=stack) from None
+            except (codec.CodecError, OSError):
+                pass  # the worker is gone: reading its answer says how
+            ready = self._read_event(deadline, "importing your module", check)
         except StudentError as exc:
             self._fatal = exc
             self.kill()
             raise
         finally:
             self.time_in_student += time.monotonic() - t1
+        if ready.get("event") == "fatal":
+            self.kill()
+            raise SandboxUnavailable(str(ready.get("message", "the sandbox worker failed")))
         if ready.get("event") == "import-error":
             self._import_error = ready["error"]
+        self._phase = "loaded"
 
     def _config_message(self) -> dict:
         c = self.config
-        source = Path(c.module_path).read_bytes().decode("utf-8", "surrogateescape")
         return {
-            "workdir": self._workdir, "inside": INSIDE_WORKDIR, "module_file": c.module_file, "source": source,
+            "workdir": self._workdir, "inside": INSIDE_WORKDIR, "module_file": c.module_file,
             "framework": c.framework, "device": c.device, "isolation": c.isolation,
             "binds": allowlist(c.device), "devices": _gpu_devices() if c.device.startswith("cuda") else [],
             "forbidden": [list(r) for r in c.forbidden], "env": _worker_env(c), "sys_path": _third_party_path(),
@@ -248,10 +338,13 @@ class Sandbox:
                 raise codec.CodecError("not an event")
             return event
         except codec.ChannelTimeout:
-            self.kill()
             if doing == "starting the sandbox":
+                self.kill()
                 raise SandboxUnavailable(f"the sandbox did not start within {self.config.limits.boot_timeout:g} s")
-            raise StudentTimeout(f"timed out while {doing}", kind="timeout", stdout=self.output_tail()) from None
+            stack = self._stack_dump()
+            self.kill()
+            raise StudentTimeout(self._timeout_text(f"timed out while {doing}", stack), kind="timeout",
+                                 stdout=self.output_tail(), stack=stack) from None
         except codec.ChannelClosed:
             code = self._reap()
             if doing == "starting the sandbox":
@@ -299,6 +392,7 @@ class Sandbox:
                 pass
         self.proc = None
         self._worker_pid = None
+        self._phase = ""
         if self._cgroup is not None:
             self._cgroup.kill()
             self._cgroup.remove()
@@ -306,13 +400,29 @@ class Sandbox:
         return code
 
     def close(self) -> None:
+        if self.close_in_background:
+            import threading
+
+            self.close_in_background = False
+            self.closer = threading.Thread(target=self.close, name="dlcourse-sandbox-close", daemon=True)
+            self.closer.start()
+            return
         self.kill()
-        if self._output_fd is not None:
-            os.close(self._output_fd)
-            self._output_fd = None
+        if self._capture is not None:
+            self._carry_capture()
+        for fd in (self._output_fd, self._stack_fd):
+            if fd is not None:
+                os.close(fd)
+        self._output_fd = self._stack_fd = None
         if self._base:
             shutil.rmtree(self._base, ignore_errors=True)
             self._base = self._workdir = None
+
+    def import_error_text(self) -> str | None:
+        """Why the submission did not import (its exception and its own lines), or None when it did."""
+        if self._import_error is None:
+            return None
+        return _format_error(self._import_error, "importing your module")
 
     def _stderr_tail(self) -> str:
         return self.output_tail()
@@ -334,14 +444,109 @@ class Sandbox:
             return ""
         return data.decode("utf-8", "replace")[-limit:]
 
+    # -- what the submission printed, check by check ------------------------------------------------------------
+    def capture_start(self) -> None:
+        """Begin collecting what the submission prints from now on (`capture_end` returns it)."""
+        self._capture = [self._output_size(), ""]
+
+    def capture_end(self, limit: int = OUTPUT_LIMIT) -> str:
+        """What the submission printed since `capture_start`, at most `limit` characters (its beginning and its
+        end), across restarts of the worker; "" when nothing was collected."""
+        if self._capture is None:
+            return ""
+        offset, carried = self._capture
+        self._capture = None
+        text = carried + (_read_bounded(self._output_fd, offset, limit) if self._output_fd is not None else "")
+        return bound_text(text, limit)
+
+    def _output_size(self) -> int:
+        try:
+            return os.fstat(self._output_fd).st_size if self._output_fd is not None else 0
+        except OSError:
+            return 0
+
+    def _carry_capture(self) -> None:
+        """Before the output file of a worker is replaced (a restart), keep what the check collected from it."""
+        if self._capture is None or self._output_fd is None:
+            return
+        offset, carried = self._capture
+        self._capture = [0, bound_text(carried + _read_bounded(self._output_fd, offset, OUTPUT_LIMIT), OUTPUT_LIMIT)]
+
+    # -- where a call was stuck --------------------------------------------------------------------------------
+    def _stack_dump(self, wait: float = 0.5) -> list[tuple[int, str]]:
+        """Ask the worker for its Python stack (SIGUSR1: faulthandler writes it to the stack file) and keep the
+        submission's frames: [(line, function)], most recent call last. Empty when it does not answer in time."""
+        pid, fd = self._worker_pid, self._stack_fd
+        if not pid or fd is None or self.proc is None:
+            return []
+        try:
+            before = os.fstat(fd).st_size
+        except OSError:
+            return []
+        if not self._signal_worker(signal.SIGUSR1):
+            return []
+        end, last = time.monotonic() + wait, -1
+        size = before
+        while time.monotonic() < end:
+            time.sleep(0.02)
+            try:
+                size = os.fstat(fd).st_size
+            except OSError:
+                return []
+            if size > before and size == last:
+                break
+            last = size
+        try:
+            data = os.pread(fd, min(size - before, 1 << 16), before)
+        except OSError:
+            return []
+        return parse_stack(data.decode("utf-8", "replace"), self.config.module_file)
+
+    def _signal_worker(self, sig: int) -> bool:
+        """Send `sig` to the worker, and to no other process: through a pidfd taken while the worker is known to be
+        the launcher's child (a pid freed by a worker that died could be reused by another process)."""
+        pid, launcher = self._worker_pid, self.proc.pid if self.proc is not None else None
+        if not pid or not launcher:
+            return False
+        try:
+            pidfd = os.pidfd_open(pid)
+        except (AttributeError, OSError):
+            pidfd = None
+        try:
+            with open(f"/proc/{pid}/stat") as f:
+                if int(f.read().rsplit(")", 1)[1].split()[1]) != launcher:
+                    return False  # no longer the worker
+            if pidfd is not None:
+                signal.pidfd_send_signal(pidfd, sig)
+            else:
+                os.kill(pid, sig)
+            return True
+        except (OSError, ValueError, IndexError):
+            return False
+        finally:
+            if pidfd is not None:
+                os.close(pidfd)
+
+    def _timeout_text(self, head: str, stack: list[tuple[int, str]]) -> str:
+        if not stack:
+            return head
+        lines = (self._source or b"").decode("utf-8", "replace").splitlines()
+        out = [head, "It was stopped here (most recent call last):"]
+        for lineno, function in stack[-8:]:
+            out.append(f'  File "{self.config.module_file}", line {lineno}, in {function}')
+            if 0 < lineno <= len(lines) and lines[lineno - 1].strip():
+                out.append(f"    {lines[lineno - 1].strip()[:200]}")
+        return "\n".join(out)
+
     # -- requests ----------------------------------------------------------------------------------------------
     def request(self, message: dict, timeout: float | None = None, what: str = "the call"):
         if self._fatal is not None:
-            raise type(self._fatal)(str(self._fatal), kind=self._fatal.kind)
-        if self.proc is None:
+            raise type(self._fatal)(str(self._fatal), kind=self._fatal.kind, stack=self._fatal.stack)
+        if self.proc is None or self._phase != "loaded":
             self.start()
         if self._import_error is not None:
-            raise StudentError(_format_error(self._import_error, "importing your module"), kind="import")
+            raise StudentError(self.import_error_text(), kind="import",
+                               error_type=str(self._import_error.get("type", ""))[:200])
         lim = self.config.limits
         timeout = timeout or lim.call_timeout
         t0, cpu0 = time.monotonic(), self._cpu()
@@ -353,11 +558,12 @@ class Sandbox:
                                              max_blobs=lim.answer_bytes)
             reply = self._decoder.decode(header, blobs)
         except codec.ChannelTimeout:
+            stack = self._stack_dump()
             self.kill()
             self.restarts += 1
-            limit = f"{timeout:g} s of CPU time (or {lim.wall(timeout):g} s)" if check else f"{timeout:g} s"
-            raise StudentTimeout(f"{what} timed out after {limit}", kind="timeout",
-                                 stdout=self.output_tail()) from None
+            limit = f"{timeout:g} s of CPU time (or {lim.wall(timeout):g} s in all)" if check else f"{timeout:g} s"
+            raise StudentTimeout(self._timeout_text(f"{what} timed out after {limit}", stack), kind="timeout",
+                                 stdout=self.output_tail(), stack=stack) from None
         except (codec.ChannelClosed, BrokenPipeError):
             code = self._reap()
             self.restarts += 1
@@ -381,20 +587,73 @@ class Sandbox:
             raise StudentError(f"{what} sent back a malformed answer", kind="protocol")
         if not reply["ok"]:
             err = reply.get("error") if isinstance(reply.get("error"), dict) else {}
-            raise StudentError(_format_error(err, what), kind="exception", stdout=self.output_tail())
+            raise StudentError(_format_error(err, what), kind="exception", stdout=self.output_tail(),
+                               error_type=str(err.get("type", ""))[:200], frames=_frames(err))
         return reply.get("value")
 
     def call(self, name: str, *args, _timeout: float | None = None, **kwargs):
-        return self.request({"op": "call", "name": name, "args": list(args), "kwargs": kwargs}, _timeout,
-                            what=f"{name}()")
+        return self.request({"op": "call", "name": name, "args": list(args), "kwargs": kwargs,
+                             "skip": sorted(self.skip)}, _timeout, what=f"{name}()")
 
     def run(self, probe, *args, _timeout: float | None = None, **kwargs):
         source, name = probe_source(probe)
-        return self.request({"op": "run", "func": name, "source": source, "args": list(args), "kwargs": kwargs},
-                            _timeout, what=f"your code (run by the check step {name})")
+        return self.request({"op": "run", "func": name, "source": source, "args": list(args), "kwargs": kwargs,
+                             "skip": sorted(self.skip)}, _timeout, what="your code")
 
     def echo(self, *args):
         return self.request({"op": "echo", "args": list(args)}, what="echo")
+
+
+def bound_text(text: str, limit: int = OUTPUT_LIMIT) -> str:
+    """`text` cut to about `limit` characters: its first quarter and its end, with what was left out counted."""
+    if len(text) <= limit:
+        return text
+    head, tail = limit // 4, limit - limit // 4
+    return f"{text[:head]}\n[... {len(text) - head - tail} characters not shown ...]\n{text[-tail:]}"
+
+
+def _read_bounded(fd: int, start: int, limit: int) -> str:
+    """The output file from byte `start` to its end, reading at most about `limit` bytes of it (the beginning
+    and the end) however much was written."""
+    try:
+        end = os.fstat(fd).st_size
+        n = end - start
+        if n <= 0:
+            return ""
+        if n <= limit:
+            return os.pread(fd, n, start).decode("utf-8", "replace")
+        head, tail = limit // 4, limit - limit // 4
+        first = os.pread(fd, head, start).decode("utf-8", "replace")
+        last = os.pread(fd, tail, end - tail).decode("utf-8", "replace")
+    except OSError:
+        return ""
+    return f"{first}\n[... {n - head - tail} bytes not shown ...]\n{last}"
+
+
+def parse_stack(text: str, module_file: str) -> list[tuple[int, str]]:
+    """The submission's frames in a faulthandler dump: [(line, function)], most recent call last.
+
+    The dump lists each thread ("Current thread 0x... (most recent call first):", then '  File "path", line N in
+    function' lines); the thread that was answering the grader (it runs the worker's `_handle` or imports the
+    module) is preferred, else the first thread with frames of the submission."""
+    threads: list[list[tuple[str, int, str]]] = []
+    for line in text.splitlines():
+        if line.startswith(("Thread ", "Current thread ")):
+            threads.append([])
+            continue
+        m = _FRAME.match(line)
+        if m and threads:
+            threads[-1].append((m.group(1), int(m.group(2)), m.group(3)))
+    mine = [[(n, f) for path, n, f in frames if os.path.basename(path) == module_file] for frames in threads]
+    serving = [i for i, frames in enumerate(threads)
+               if any(f in ("_handle", "_import_submission") for _, _, f in frames)]
+    for i in serving + list(range(len(threads))):
+        if mine[i]:
+            return list(reversed(mine[i]))
+    return []
+
+
+_FRAME = re.compile(r'^\s+File "(.*)", line (\d+) in (\S+)')
 
 
 def allowlist(device: str = "cpu") -> list[str]:
@@ -447,6 +706,14 @@ def _format_error(err: dict, what: str) -> str:
     if err.get("type") == "ForbiddenAPIError":
         text = f"forbidden API: {err.get('message', '')}"
     return f"{what} raised {text}" + (f"\n{tb}" if tb else "")
+
+
+def _frames(err: dict) -> list[tuple[int, str]]:
+    out = []
+    for item in err.get("frames") or []:
+        if isinstance(item, (list, tuple)) and len(item) == 2 and isinstance(item[0], int) and isinstance(item[1], str):
+            out.append((item[0], item[1][:100]))
+    return out[-12:]
 
 
 def _describe_exit(code: int | None) -> str:

@@ -1,9 +1,12 @@
 """The sandbox worker: the only process that imports and runs a student's code.
 
-Started by `autograder.sandbox.client.Sandbox` as ``python -E -s worker.py REQ_FD RESP_FD``. It reads its
-configuration from the first frame, isolates itself (see isolation.py), imports NumPy (and torch for torch
-assignments), replaces the assignment's forbidden APIs by tripwires, imports the submission, then answers requests
-one at a time until the grader closes the channel or kills it:
+Started by `autograder.sandbox.client.Sandbox` as ``python -E -s worker.py REQ_FD RESP_FD STACK_FD``. It reads
+its configuration from the first frame, isolates itself (see isolation.py), imports NumPy (and torch for torch
+assignments), replaces the assignment's forbidden APIs by tripwires and reports "booted". Only then does it wait for
+the submission (``{"op": "load", "source": text}``), which it writes into its working folder and imports: the
+worker can be started before the submission exists (its imports overlap the grader's own, or it waits, ready, for
+the next save in watch mode), and it is isolated before it ever holds the submission. It then answers requests one
+at a time until the grader closes the channel or kills it:
 
 - ``{"op": "call", "name": f, "args": [...], "kwargs": {...}}``: ``module.f(*args, **kwargs)``
 - ``{"op": "run", "source": src, "func": name, "args": ..., "kwargs": ...}``: a probe written in a check file, run
@@ -11,12 +14,16 @@ one at a time until the grader closes the channel or kills it:
 - ``{"op": "echo", "args": [...]}``: the arguments back (round-trip measurements)
 
 Every answer is ``{"ok": True, "value": v}`` or ``{"ok": False, "error": {"type", "message", "traceback"}}``.
+SIGUSR1 makes the worker write the Python stack of its threads to STACK_FD (faulthandler, from the signal handler
+itself, so it works while the submission spins in Python or blocks in C): the grader asks for it when a call runs
+out of time, to show where the code was stuck.
 This file and its two siblings use the standard library only: they are loaded before the grader's folders are
 hidden, and they never import the engine.
 """
 
 from __future__ import annotations
 
+import faulthandler
 import fnmatch
 import importlib.abc
 import importlib.util
@@ -46,6 +53,7 @@ class ForbiddenAPIError(RuntimeError):
 
 def main() -> None:
     req_fd, resp_fd = int(sys.argv[1]), int(sys.argv[2])
+    stack_fd = int(sys.argv[3]) if len(sys.argv) > 3 else None
     header, blobs = codec.read_frame(req_fd)
     cfg = codec.Decoder().decode(header, blobs)
     grader = os.getppid()
@@ -67,6 +75,8 @@ def main() -> None:
     if pid:  # the launcher: reports the worker's pid, then watches the worker and the grader
         os.close(sync_r)
         os.close(req_fd)
+        if stack_fd is not None:
+            os.close(stack_fd)
         codec.send(resp_fd, {"event": "launched", "pid": pid})
         os.close(resp_fd)
         os.write(sync_w, b"x")
@@ -91,7 +101,12 @@ def main() -> None:
     _install_dispatch_tripwires(cfg["forbidden"])
     codec.send(resp_fd, {"event": "booted", "isolation": level, "reason": reason})
 
+    _receive_submission(req_fd, resp_fd, cfg)
+    if stack_fd is not None:
+        os.set_inheritable(stack_fd, False)
+        faulthandler.register(signal.SIGUSR1, file=stack_fd, all_threads=True, chain=False)
     module, import_error = _import_submission(cfg)
+    _flush()
     if import_error:
         codec.send(resp_fd, {"event": "import-error", "error": import_error})
     else:
@@ -106,10 +121,24 @@ def _fatal(resp_fd: int, message: str) -> None:
         os._exit(70)
 
 
+def _receive_submission(req_fd: int, resp_fd: int, cfg: dict) -> None:
+    """Wait for the submission's text and write it into the working folder (already the sandbox's own)."""
+    try:
+        header, blobs = codec.read_frame(req_fd)
+        message = codec.Decoder().decode(header, blobs)
+        source = message["source"].encode("utf-8", "surrogateescape")
+    except codec.ChannelClosed:
+        os._exit(0)  # the grader no longer needs this worker (a spare it did not use)
+    except (codec.CodecError, KeyError, TypeError, AttributeError) as exc:
+        _fatal(resp_fd, f"the sandbox worker expected the submission, got something else: {exc}")
+    with open(os.path.join(cfg["workdir"], cfg["module_file"]), "wb") as f:
+        f.write(source)
+
+
 def _build_sandbox(cfg: dict, mode: str, lifeline: int) -> None:
-    """In PID 1 of the new namespaces: the allowlist root, then an unprivileged user for good."""
-    with open(os.path.join(cfg["workdir"], cfg["module_file"]), "rb") as f:
-        source = f.read()
+    """In PID 1 of the new namespaces: the allowlist root, then an unprivileged user for good. The submission's
+    file is created empty (owned by that user); the worker writes the submission into it once it is sent."""
+    source = b""
     uid = 100000 + cfg["launcher"] % 1000000  # one host uid per sandbox (only used under a root grader)
     owner = (uid, uid) if mode == "root" else (0, 0)
     isolation.build_root(cfg["workdir"], cfg["binds"], cfg.get("devices", []), cfg["inside"], cfg["module_file"],
@@ -250,6 +279,13 @@ def _scrub(cfg: dict) -> None:
     devnull = os.open(os.devnull, os.O_RDONLY)
     os.dup2(devnull, 0)
     os.close(devnull)
+    # Line by line, so that what a check's call printed is in the file when its answer arrives (and what a call
+    # printed before it hung is there when it is stopped).
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.reconfigure(line_buffering=True)
+        except (AttributeError, ValueError):
+            pass
 
 
 def _disable_network() -> None:
@@ -410,7 +446,22 @@ def _describe(exc: BaseException, cfg: dict) -> dict:
     if isinstance(exc, SyntaxError):
         keep.append(f'  File "{cfg["module_file"]}", line {exc.lineno}\n    {(exc.text or "").strip()}')
     message = str(exc) if not isinstance(exc, SystemExit) else f"SystemExit({exc.code!r}) was raised"
-    return {"type": type(exc).__name__, "message": message[:4000], "traceback": "\n".join(keep[-12:])}
+    # The submission's frames as data, with qualified names (MLP.forward): the grader names the function that
+    # raised (a NotImplementedError left in the skeleton is one line of feedback, not a panel).
+    frames = [[lineno, getattr(frame.f_code, "co_qualname", frame.f_code.co_name)]
+              for frame, lineno in traceback.walk_tb(exc.__traceback__)
+              if os.path.basename(frame.f_code.co_filename) == cfg["module_file"]]
+    return {"type": type(exc).__name__, "message": message[:4000], "traceback": "\n".join(keep[-12:]),
+            "frames": frames[-12:]}
+
+
+def _flush() -> None:
+    """What the submission printed without a newline reaches the output file before the grader reads it."""
+    for stream in (sys.__stdout__, sys.__stderr__, sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except BaseException:  # noqa: BLE001  a stream the submission replaced or closed
+            pass
 
 
 def _serve(req_fd, resp_fd, module, import_error, framework, cfg) -> None:
@@ -430,6 +481,7 @@ def _serve(req_fd, resp_fd, module, import_error, framework, cfg) -> None:
                 reply = {"ok": True, "value": _handle(req, module, probes)}
         except BaseException as exc:  # the student's exception, whatever it is, becomes a message
             reply = {"ok": False, "error": _describe(exc, cfg)}
+        _flush()
         try:
             codec.send(resp_fd, reply)
         except codec.CodecError as exc:
@@ -437,11 +489,50 @@ def _serve(req_fd, resp_fd, module, import_error, framework, cfg) -> None:
                                                           "traceback": ""}})
 
 
+class TimedOutEarlier(RuntimeError):
+    """A function that ran out of time in an earlier check is not run again (one timeout, not one per check)."""
+
+
 def _handle(req: dict, module, probes: dict):
     op = req["op"]
-    args, kwargs = req.get("args", []), req.get("kwargs", {})
     if op == "echo":
-        return args
+        return req.get("args", [])
+    # The grader names the functions that already hung: during this call, entering one raises at once instead of
+    # hanging again, however it is reached (a reference kept in a dict, a method of a class).
+    codes = _codes_of(module, req.get("skip") or [])
+    if not codes:
+        return _dispatch(op, req, module, probes)
+
+    def tracer(frame, event, arg):
+        if event == "call" and frame.f_code in codes:
+            raise TimedOutEarlier(f"{codes[frame.f_code]} timed out in an earlier check: not run again")
+        return None
+
+    sys.settrace(tracer)
+    try:
+        return _dispatch(op, req, module, probes)
+    finally:
+        sys.settrace(None)
+
+
+def _codes_of(module, names) -> dict:
+    """{code object: name} of the module's top-level functions `names` (a class: each of its methods)."""
+    out: dict = {}
+    if module is None:
+        return out
+    for name in names:
+        obj = getattr(module, name, None) if isinstance(name, str) else None
+        members = vars(obj).values() if isinstance(obj, type) else [obj]
+        for member in members:
+            for fn in (member, getattr(member, "__func__", None), getattr(member, "fget", None)):
+                code = getattr(fn, "__code__", None)
+                if code is not None and type(code).__name__ == "code":
+                    out[code] = name
+    return out
+
+
+def _dispatch(op: str, req: dict, module, probes: dict):
+    args, kwargs = req.get("args", []), req.get("kwargs", {})
     if op == "call":
         name = req["name"]
         fn = getattr(module, name, None)

@@ -18,7 +18,7 @@ import pytest
 from autograder import spec as specs
 from autograder.authoring.hollow import MODES, hollow_source
 from autograder.grading import grade
-from autograder.instructor.verify import load_bugs
+from autograder.authoring.bugfile import bug_selection, load_bugs, load_select
 from tests.helpers import failed_targets, grade_variant, reference_source, write_submission
 
 SLUGS = specs.all_slugs()
@@ -27,20 +27,6 @@ SEED = 7
 
 def _bugs(slug):
     return load_bugs(slug) or []
-
-
-def _bug_select(slug):
-    """Optional narrowing from bugs.py: SELECT = {bug name: [check-name prefixes]} (the target's core checks are
-    always added by the engine)."""
-    import importlib.util
-
-    path = specs.load(slug).check_dir / "bugs.py"
-    if not path.is_file():
-        return {}
-    mod_spec = importlib.util.spec_from_file_location(f"dlcourse_bugs_select_{slug}", path)
-    module = importlib.util.module_from_spec(mod_spec)
-    mod_spec.loader.exec_module(module)
-    return dict(getattr(module, "SELECT", {}))
 
 
 BUG_CASES = [pytest.param(slug, bug, id=f"{slug}-{bug.name}") for slug in SLUGS for bug in _bugs(slug)]
@@ -84,13 +70,13 @@ def test_the_bug_list_is_whole(slug):
         compile(source.replace(bug.old, bug.new), spec.module_file, "exec")  # the bug, not a syntax error
     missing = set(spec.targets) - {b.target for b in bugs}
     assert not missing, f"targets without a known bug: {sorted(missing)}"
-    unknown = set(_bug_select(slug)) - {b.name for b in bugs}
+    unknown = set(load_select(slug)) - {b.name for b in bugs}
     assert not unknown, f"SELECT names bugs that bugs.py does not have: {sorted(unknown)}"
 
 
 @pytest.mark.parametrize(("slug", "bug"), BUG_CASES)
 def test_each_bug_loses_points_on_its_target_only(tmp_path, slug, bug):
-    select = _bug_select(slug).get(bug.name, [f"{bug.target}:"])
+    select = bug_selection(slug, bug)
     report = grade_variant(tmp_path, slug, bug.old, bug.new, select=select, seed=SEED)
     assert report.results, f"{bug.name}: the selection {select} ran no check"
     assert report.score < report.max_score, f"{bug.name}: no check of {bug.target} failed"

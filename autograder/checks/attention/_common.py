@@ -44,21 +44,10 @@ def probe_sdpa_error(m, q, k, v, mask=None, causal=False):
 
 
 def probe_mha_layout(m, d_model, n_heads, bias=True):
-    """What MultiHeadAttention(d_model, n_heads, bias) holds: its four projections and its parameter shapes."""
-    import torch
-
+    """The parameters MultiHeadAttention(d_model, n_heads, bias) holds: their names and shapes (its state_dict is
+    the contract: the checks load weights into it by these names)."""
     mha = m.MultiHeadAttention(d_model, n_heads, bias=bias)
-    kinds = {}
-    for name in ("q_proj", "k_proj", "v_proj", "out_proj"):
-        sub = getattr(mha, name, None)
-        if sub is None:
-            kinds[name] = "missing"
-        elif not isinstance(sub, torch.nn.Linear):
-            kinds[name] = type(sub).__name__
-        else:
-            kinds[name] = f"Linear({sub.in_features}, {sub.out_features}, bias={sub.bias is not None})"
-    shapes = {n: list(p.shape) for n, p in mha.named_parameters()}
-    return {"kinds": kinds, "shapes": shapes, "is_module": isinstance(mha, torch.nn.Module)}
+    return {"shapes": {n: list(p.shape) for n, p in mha.named_parameters()}}
 
 
 def probe_mha_error(m, d_model, n_heads):
@@ -100,20 +89,9 @@ def probe_mha(m, d_model, n_heads, state, query, key=None, value=None, mask=None
 
 
 def probe_additive_layout(m, query_dim, key_dim, hidden_dim):
-    """What AdditiveAttention(query_dim, key_dim, hidden_dim) holds."""
-    import torch
-
+    """The parameters AdditiveAttention(query_dim, key_dim, hidden_dim) holds: their names and shapes."""
     add = m.AdditiveAttention(query_dim, key_dim, hidden_dim)
-    kinds = {}
-    for name in ("W_q", "W_k", "v"):
-        sub = getattr(add, name, None)
-        if sub is None:
-            kinds[name] = "missing"
-        elif not isinstance(sub, torch.nn.Linear):
-            kinds[name] = type(sub).__name__
-        else:
-            kinds[name] = f"Linear({sub.in_features}, {sub.out_features}, bias={sub.bias is not None})"
-    return {"kinds": kinds, "shapes": {n: list(p.shape) for n, p in add.named_parameters()}}
+    return {"shapes": {n: list(p.shape) for n, p in add.named_parameters()}}
 
 
 def probe_additive(m, dims, state, query, keys, mask=None, grad_out=None):

@@ -71,6 +71,11 @@ BUGS = [
      'allowed = lower if allowed is None else allowed | lower', SDPA, ''),
     ('no ValueError for causal with Lq != Lk', '    if causal and Lq != Lk:\n        raise ValueError',
      '    if False:\n        raise ValueError', SDPA, ''),
+    ('the fused kernel reached through getattr', "    # Equation 1: dot products scaled by 1/sqrt(d_k)",
+     "    if mask is None and not causal and q.dim() == 4:\n"
+     "        kernel = getattr(torch.nn.functional, 'scaled_dot_product_' + 'attention')\n"
+     "        return kernel(q, k, v), torch.softmax(q @ k.transpose(-2, -1) / math.sqrt(d), dim=-1)\n"
+     "    # Equation 1: dot products scaled by 1/sqrt(d_k)", SDPA, 'forbidden'),
     # MultiHeadAttention
     ('heads split by reshape without the transpose', _HEADS, _HEADS_BY_RESHAPE, MHA,
      'heads split by reshape without the transpose'),
@@ -100,3 +105,13 @@ BUGS = [
     ('biases in the alignment model', 'self.W_q = nn.Linear(query_dim, hidden_dim, bias=False)',
      'self.W_q = nn.Linear(query_dim, hidden_dim)', ADD, ''),
 ]
+
+# The checks each bug is graded on by the project's tests (tests/checks/test_harness.py): those of its target but the
+# slow end-to-end Transformer (tested on its own in tests/checks/attention/); the engine adds the core checks.
+_FAST = {
+    SDPA: [f"{SDPA}:"],
+    MHA: [f"{MHA}: q_proj", f"{MHA}: ValueError", f"{MHA}: self-attention", f"{MHA}: cross-attention",
+          f"{MHA}: causal", f"{MHA}: gradients"],
+    ADD: [f"{ADD}:"],
+}
+SELECT = {name: _FAST[target] for name, _old, _new, target, _says in BUGS}

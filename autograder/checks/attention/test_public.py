@@ -94,7 +94,7 @@ def _compare_sdpa(got, q, k, v, mask=None, causal=False, inputs=""):
 # ------------------------------------------------------------------------------------------- scaled dot-product
 
 
-@check("scaled_dot_product_attention: softmax(q k^T / sqrt(d)) v for (Lq, d) inputs without batch dims", points=2)
+@check("scaled_dot_product_attention: softmax(q k^T / sqrt(d)) v for (Lq, d) inputs without batch dims", points=2, core=True)
 def test_sdpa_no_batch(student, device):
     g = gen()
     q, k, v = randn(g, 5, 8, device=device), randn(g, 7, 8, device=device), randn(g, 7, 3, device=device)
@@ -102,7 +102,7 @@ def test_sdpa_no_batch(student, device):
     _compare_sdpa(got, q, k, v, inputs="q (5, 8), k (7, 8), v (7, 3), no mask")
 
 
-@check("scaled_dot_product_attention: batched (2, 3, Lq, d) inputs agree with PyTorch's attention", points=2)
+@check("scaled_dot_product_attention: batched (2, 3, Lq, d) inputs agree with PyTorch's attention", points=2, core=True)
 def test_sdpa_batched_vs_torch(student, device):
     g = gen()
     q, k, v = randn(g, 2, 3, 4, 8, device=device), randn(g, 2, 3, 6, 8, device=device), randn(g, 2, 3, 6, 5,
@@ -142,7 +142,7 @@ def test_sdpa_masks(student, device):
         expect_close(got["out"], want_out, name="out", inputs=inputs, mistakes=bad_out)
 
 
-@check("scaled_dot_product_attention: causal=True lets query i see keys 0..i, the diagonal included", points=2)
+@check("scaled_dot_product_attention: causal=True lets query i see keys 0..i, the diagonal included", points=2, core=True)
 def test_sdpa_causal(student, device):
     g = gen()
     q, k, v = randn(g, 3, 6, 8, device=device), randn(g, 3, 6, 8, device=device), randn(g, 3, 6, 8, device=device)
@@ -191,7 +191,7 @@ def test_sdpa_causal_lengths(student, device):
                 f"should raise ValueError (a causal mask needs Lq == Lk), but {outcome}")
 
 
-@check("scaled_dot_product_attention: gradients with respect to q, k and v agree with autograd", points=2)
+@check("scaled_dot_product_attention: gradients with respect to q, k and v agree with autograd", points=2, core=True)
 def test_sdpa_gradients(student, device):
     g = gen()
     f64 = dict(device=device, dtype=torch.float64)
@@ -217,13 +217,10 @@ def test_sdpa_gradients(student, device):
 def test_mha_layout(student):
     for bias in (True, False):
         got = student.run(probe_mha_layout, 12, 3, bias=bias)
-        expect_true(got["is_module"], "MultiHeadAttention must be a torch.nn.Module")
-        want = {n: f"Linear(12, 12, bias={bias})" for n in ("q_proj", "k_proj", "v_proj", "out_proj")}
-        expect_true(got["kinds"] == want, f"MultiHeadAttention(12, 3, bias={bias}) holds {got['kinds']}, "
-                    f"expected {want}")
         want_shapes = {n: list(s) for n, s in C.mha_shapes(12, bias).items()}
         expect_true(got["shapes"] == want_shapes, f"MultiHeadAttention(12, 3, bias={bias}) has parameters "
-                    f"{got['shapes']}, expected exactly {want_shapes}")
+                    f"{got['shapes']}, expected exactly {want_shapes} (q_proj, k_proj, v_proj and out_proj, each an "
+                    f"nn.Linear(12, 12, bias={bias}))")
 
 
 @check("MultiHeadAttention: ValueError when d_model is not divisible by n_heads", points=1)
@@ -273,7 +270,7 @@ def _mha_setup(device, dtype=torch.float32, d_model=16, bias=True):
 
 
 @check("MultiHeadAttention: self-attention agrees with torch.nn.MultiheadAttention holding the same weights",
-       points=3)
+       points=3, core=True)
 def test_mha_self(student, device):
     g, state = _mha_setup(device, torch.float64)
     x = randn(g, 3, 5, 16, device=device, dtype=torch.float64)
@@ -294,7 +291,7 @@ def test_mha_self(student, device):
 
 
 @check("MultiHeadAttention: cross-attention with a padding mask (B, 1, 1, Lk) agrees with nn.MultiheadAttention",
-       points=2)
+       points=2, core=True)
 def test_mha_cross_padding(student, device):
     g, state = _mha_setup(device, torch.float64)
     query = randn(g, 2, 4, 16, device=device, dtype=torch.float64)
@@ -312,7 +309,7 @@ def test_mha_cross_padding(student, device):
                         "last 2 and 4 keys")
 
 
-@check("MultiHeadAttention: causal self-attention agrees with nn.MultiheadAttention and a causal mask", points=2)
+@check("MultiHeadAttention: causal self-attention agrees with nn.MultiheadAttention and a causal mask", points=2, core=True)
 def test_mha_causal(student, device):
     g, state = _mha_setup(device, torch.float64)
     x = randn(g, 2, 6, 16, device=device, dtype=torch.float64)
@@ -334,7 +331,7 @@ def _mha_through_autograd(params, n_heads, query, key, value):
     return out.transpose(0, 1)  # (B, Lq, D)
 
 
-@check("MultiHeadAttention: gradients for the inputs and every projection agree with autograd", points=2)
+@check("MultiHeadAttention: gradients for the inputs and every projection agree with autograd", points=2, core=True)
 def test_mha_gradients(student, device):
     g, state = _mha_setup(device, torch.float64, d_model=8)
     query = randn(g, 2, 3, 8, device=device, dtype=torch.float64)
@@ -373,14 +370,14 @@ def additive_oracle(state, query, keys, mask=None, softmax_over_batch=False):
 @check("AdditiveAttention: W_q, W_k and v are Linear layers without bias, of the right sizes", points=1)
 def test_additive_layout(student):
     got = student.run(probe_additive_layout, 5, 7, 11)
-    want = {"W_q": "Linear(5, 11, bias=False)", "W_k": "Linear(7, 11, bias=False)", "v": "Linear(11, 1, bias=False)"}
-    expect_true(got["kinds"] == want, f"AdditiveAttention(5, 7, 11) holds {got['kinds']}, expected {want}")
     want_shapes = {n: list(s) for n, s in C.additive_shapes(5, 7, 11).items()}
     expect_true(got["shapes"] == want_shapes,
-                f"AdditiveAttention(5, 7, 11) has parameters {got['shapes']}, expected exactly {want_shapes}")
+                f"AdditiveAttention(5, 7, 11) has parameters {got['shapes']}, expected exactly {want_shapes} "
+                "(W_q = nn.Linear(5, 11, bias=False), W_k = nn.Linear(7, 11, bias=False), v = nn.Linear(11, 1, "
+                "bias=False))")
 
 
-@check("AdditiveAttention: context and weights follow score_j = v . tanh(W_q q + W_k k_j)", points=2)
+@check("AdditiveAttention: context and weights follow score_j = v . tanh(W_q q + W_k k_j)", points=2, core=True)
 def test_additive_values(student, device):
     g = gen()
     dims = (5, 7, 11)

@@ -30,6 +30,8 @@ BUGS = [
     ('activation after the last layer', 'if i < n_layers:\n                h, act_cache',
      'if True:\n                h, act_cache', 'MLP', ''),
     ('activation backward skipped', 'dh = act_backward(dh, act_cache)', 'dh = dh', 'MLP', ''),
+    ('MLP ignores seed', 'rng = np.random.default_rng(seed)', 'rng = np.random.default_rng(0)', 'MLP',
+     'drawn from np.random.default_rng(seed)'),
     ('sgd_step not in place', 'params[key] -= lr * g', 'params[key] = params[key] - lr * g', 'sgd_step', ''),
     ('sgd_step ascends', 'params[key] -= lr * g',
      'params[key] += lr * g', 'sgd_step', 'added the gradient instead of subtracting it'),

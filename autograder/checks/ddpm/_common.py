@@ -1,13 +1,15 @@
 """Shared by the public and hidden checks of `ddpm`: the probes (run in the sandbox with the submission, or here with
-the reference) and the trusted formulas and statistics (run here, in the grader's process).
+the reference), the stored values of the public checks and the trusted statistics (run here, in the grader's
+process).
 
 Probes are self-contained: the sandbox receives only a probe's source, so each one imports what it needs in its
 body and calls nothing else from this file. Every probe that needs a schedule builds a plain namespace from the
 tensors it is given (never the submission's NoiseSchedule), so a bug in one function does not spill into the checks
 of another. The check files load this module by path (`load_common()` there).
 
-The formulas are those the assignment states: Ho, Jain & Abbeel (2020), eqs. 4, 7, 11, 14 and Algorithm 2; the
-cosine schedule of Nichol & Dhariwal (2021), eq. 17.
+No formula of a graded function is written here (this file ships to students): the public checks' expected values
+are stored as data, generated from the reference (`expected_values.py`, kept by the course staff); the statistics
+of the sampler are the closed-form moments of Gaussian data (Ho, Jain & Abbeel, 2020, Algorithm 2).
 """
 
 import math
@@ -111,6 +113,24 @@ def probe_sample_seeds(m, tensors, seeds):
     return out
 
 
+def probe_sample_steps(m, tensors, shape, seed):
+    """sample() with a trusted denoiser that records the steps t it is called at (one list per call)."""
+    import types
+
+    import torch
+
+    sched = types.SimpleNamespace(**tensors, T=tensors["betas"].shape[0])
+    calls = []
+
+    def model(x, t):
+        calls.append(t.detach().cpu().reshape(-1).tolist())
+        return 0.1 * x
+
+    g = torch.Generator(device=tensors["betas"].device).manual_seed(seed)
+    out = m.sample(model, shape, sched, generator=g)
+    return out, calls
+
+
 def probe_train_2d(m, data, T, steps, batch, lr, hidden, seed, n_samples):
     """The trusted training loop, built from the submission's cosine_beta_schedule, NoiseSchedule and ddpm_loss
     (and sample, when n_samples > 0). Returns the trained weights, and the samples when asked."""
@@ -148,111 +168,43 @@ def probe_train_2d(m, data, T, steps, batch, lr, hidden, seed, n_samples):
     return out
 
 
-# ----------------------------------------------------------------------------------------------- trusted formulas
+# ----------------------------------------------------------------------------------------------- stored values
+#
+# The public checks judge the schedule, q_sample, ddpm_loss and p_sample against values stored as data
+# (`public_expected.npz`: the fixed inputs and what the reference gives for them, with the known wrong variants),
+# generated from the reference by `expected_values.py`, which stays with the course staff: a formula here would
+# answer every input for a student reading it.
 
-def cosine_f(T, s=0.008):
-    """f(u) = cos((u/T + s)/(1 + s) * pi/2)^2 for u = 0..T (Nichol & Dhariwal, 2021, eq. 17), float64."""
-    u = torch.arange(T + 1, dtype=torch.float64)
-    return torch.cos((u / T + s) / (1 + s) * math.pi / 2) ** 2
-
-
-def schedule_tensors(betas, device="cpu"):
-    """The five schedule tensors of the assignment's formulas, float64 on `device`, computed step by step."""
-    betas = betas.to(torch.float64).cpu()
-    T = betas.shape[0]
-    alphas = 1 - betas
-    prods, running = [], 1.0
-    for a in alphas.tolist():
-        running *= a
-        prods.append(running)
-    alpha_bars = torch.tensor(prods, dtype=torch.float64)
-    prev = torch.tensor([1.0] + prods[:-1], dtype=torch.float64)
-    post = (1 - prev) / (1 - alpha_bars) * betas
-    out = {"betas": betas, "alphas": alphas, "alpha_bars": alpha_bars, "alpha_bars_prev": prev,
-           "posterior_variance": post}
-    assert post.shape == (T,)
-    return {k: v.to(device) for k, v in out.items()}
+_STORED = {}
 
 
-def _at(values, t, like):
-    """values[t] reshaped to (B, 1, ..., 1) in like's dtype and device."""
-    v = values.to(like.device)[t.to(like.device)]
-    return v.reshape(-1, *([1] * (like.dim() - 1)))
+def _load():
+    if not _STORED:
+        import os
+
+        import numpy as np
+
+        path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "public_expected.npz")
+        with np.load(path, allow_pickle=False) as data:
+            _STORED.update({k: data[k] for k in data.files})
+    return _STORED
 
 
-def expected_q_sample(x0, t, noise, tensors, variant=None):
-    """x_t = sqrt(alpha_bar_t) x0 + sqrt(1 - alpha_bar_t) noise; `variant` gives a known wrong version."""
-    key = {"alpha": "alphas", "prev": "alpha_bars_prev"}.get(variant, "alpha_bars")
-    if variant == "noise_alpha":  # sqrt(1 - alpha_t) on the noise only
-        a, b = _at(tensors["alpha_bars"], t, x0), _at(tensors["alphas"], t, x0)
-        return (a.sqrt() * x0.double() + (1 - b).sqrt() * noise.double()).to(x0.dtype)
-    a = _at(tensors[key], t, x0)
-    if variant == "last_axis":  # (B,) broadcast against the last data axis
-        a = tensors["alpha_bars"].to(x0.device)[t.to(x0.device)]
-    if variant == "no_sqrt":
-        return (a * x0.double() + (1 - a) * noise.double()).to(x0.dtype)
-    return (a.sqrt() * x0.double() + (1 - a).sqrt() * noise.double()).to(x0.dtype)
+def stored(key, device="cpu"):
+    """A stored input or expected value, as a tensor on `device`."""
+    return torch.from_numpy(_load()[key].copy()).to(device)
 
 
-def q_sample_mistakes(x0, t, noise, tensors):
-    out = {
-        "sqrt(1 - alpha_t) used in place of sqrt(1 - alpha_bar_t) on the noise":
-            expected_q_sample(x0, t, noise, tensors, "noise_alpha"),
-        "alpha_t used in place of alpha_bar_t (the single step, not the product up to t)":
-            expected_q_sample(x0, t, noise, tensors, "alpha"),
-        "alpha_bar indexed one step off (alpha_bar_{t-1} used in place of alpha_bar_t)":
-            expected_q_sample(x0, t, noise, tensors, "prev"),
-        "the square roots are missing (alpha_bar_t x0 + (1 - alpha_bar_t) noise)":
-            expected_q_sample(x0, t, noise, tensors, "no_sqrt"),
-    }
-    if x0.dim() > 1 and x0.shape[-1] == x0.shape[0]:
-        out["alpha_bar_t of shape (B,) broadcast along the last data axis, not the batch axis: reshape it to "
-            "(B, 1, ..., 1)"] = expected_q_sample(x0, t, noise, tensors, "last_axis")
-    return out
+def stored_schedule(key, device="cpu"):
+    """The five schedule tensors stored under `key`, float64 on `device` (a probe's `tensors`)."""
+    return {name: stored(f"{key}.{name}", device) for name in ("betas", "alphas", "alpha_bars", "alpha_bars_prev",
+                                                               "posterior_variance")}
 
 
-def toy_eps_p_sample(x, t, T):
-    """The denoiser of probe_p_sample, here in the trusted process."""
-    tt = (t.to(x.dtype) / T).reshape(-1, *([1] * (x.dim() - 1)))
-    return 0.5 * torch.tanh(x) + 0.3 * torch.cos(3.0 * tt)
-
-
-def expected_p_sample(x_t, t, noise, tensors, variant=None):
-    """x_{t-1} = (x_t - beta_t / sqrt(1 - alpha_bar_t) eps) / sqrt(alpha_t) + [t > 0] sqrt(var_t) noise."""
-    T = tensors["betas"].shape[0]
-    eps = toy_eps_p_sample(x_t, t, T).double()
-    x, z = x_t.double(), noise.double()
-    beta, alpha = _at(tensors["betas"], t, x), _at(tensors["alphas"], t, x)
-    a_bar, var = _at(tensors["alpha_bars"], t, x), _at(tensors["posterior_variance"], t, x)
-    keep = (t.to(x.device) > 0).double().reshape(a_bar.shape)
-    if variant == "sqrt_alpha_bar":
-        mean = (x - beta / (1 - a_bar).sqrt() * eps) / a_bar.sqrt()
-    elif variant == "one_minus_alpha":
-        mean = (x - beta / (1 - alpha).sqrt() * eps) / alpha.sqrt()
-    elif variant == "prev":
-        prev = _at(tensors["alpha_bars_prev"], t, x)
-        mean = (x - beta / (1 - prev).sqrt() * eps) / alpha.sqrt()
-    else:
-        mean = (x - beta / (1 - a_bar).sqrt() * eps) / alpha.sqrt()
-    if variant == "beta_variance":
-        var = beta
-    if variant == "noise_at_0":
-        keep = torch.ones_like(keep)
-    if variant == "no_sqrt_var":
-        return (mean + keep * var * z).to(x_t.dtype)
-    return (mean + keep * var.sqrt() * z).to(x_t.dtype)
-
-
-def p_sample_mistakes(x_t, t, noise, tensors):
-    v = lambda name: expected_p_sample(x_t, t, noise, tensors, name)  # noqa: E731
-    return {
-        "the mean divided by sqrt(alpha_bar_t) instead of sqrt(alpha_t)": v("sqrt_alpha_bar"),
-        "sqrt(1 - alpha_t) used in place of sqrt(1 - alpha_bar_t) in the mean": v("one_minus_alpha"),
-        "alpha_bar indexed one step off (alpha_bar_{t-1} used in place of alpha_bar_t)": v("prev"),
-        "beta_t used as the variance instead of schedule.posterior_variance": v("beta_variance"),
-        "noise added at t == 0 too (the last step must return the mean)": v("noise_at_0"),
-        "the variance multiplied the noise instead of its square root (the standard deviation)": v("no_sqrt_var"),
-    }
+def stored_mistakes(key, device="cpu"):
+    """{known mistake: the value it gives} stored under `key`."""
+    names = [str(n) for n in _load()[f"{key}.mistake_names"]]
+    return {name: stored(f"{key}.mistake{i}", device) for i, name in enumerate(names)}
 
 
 def gaussian_denoiser_weights(tensors, sigma):

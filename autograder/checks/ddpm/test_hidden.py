@@ -13,6 +13,7 @@ from autograder.checking import check, load_sibling
 from autograder.compare import expect_close, expect_true
 
 C = load_sibling(__file__, "_common")
+E = load_sibling(__file__, "expected_values")  # the formulas' known wrong variants (not shipped to students)
 
 
 def _gen(seed):
@@ -36,7 +37,7 @@ def _data_shapes(rng):
     return [(B, 2), (B, 1, 8, 8), (int(rng.integers(2, 9)), 3, 4, 5)]
 
 
-@check("linear_beta_schedule: matches the reference for random T and end points", points=1)
+@check("linear_beta_schedule: matches the reference for random T and end points", points=1, core=True)
 def test_linear_schedule(student, reference, rng):
     for _ in range(3):
         T = int(rng.integers(2, 2000))
@@ -45,18 +46,18 @@ def test_linear_schedule(student, reference, rng):
                      name=f"linear_beta_schedule({T}, {start:.4g}, {end:.4g})")
 
 
-@check("cosine_beta_schedule: matches the reference for random T, s and max_beta", points=1)
+@check("cosine_beta_schedule: matches the reference for random T, s and max_beta", points=1, core=True)
 def test_cosine_schedule(student, reference, rng):
     for T, s, max_beta in [(int(rng.integers(2, 2000)), float(rng.uniform(0.0, 0.05)), 0.999),
                            (int(rng.integers(5, 100)), 0.008, float(rng.uniform(0.2, 0.9)))]:
         want = reference.cosine_beta_schedule(T, s=s, max_beta=max_beta)
-        f = C.cosine_f(T, s)
+        f = E.cosine_f(T, s)
         expect_close(student.cosine_beta_schedule(T, s=s, max_beta=max_beta), want,
                      name=f"cosine_beta_schedule({T}, s={s:.4g}, max_beta={max_beta:.3g})",
                      mistakes={"the betas are not clipped at max_beta": 1 - f[1:] / f[:-1]})
 
 
-@check("NoiseSchedule: every attribute matches the reference, linear and cosine betas", points=2)
+@check("NoiseSchedule: every attribute matches the reference, linear and cosine betas", points=2, core=True)
 def test_noise_schedule(student, reference, rng, device):
     for make in ("linear", "cosine"):
         T = int(rng.integers(2, 500))
@@ -67,7 +68,7 @@ def test_noise_schedule(student, reference, rng, device):
         expect_close(got, want, name=f"NoiseSchedule({make} betas, T = {T})")
 
 
-@check("q_sample: matches the reference for random shapes and steps, float32 and float64", points=2)
+@check("q_sample: matches the reference for random shapes and steps, float32 and float64", points=2, core=True)
 def test_q_sample(student, reference, rng, seed, device):
     g = _gen(seed)
     for shape in _data_shapes(rng):
@@ -80,11 +81,11 @@ def test_q_sample(student, reference, rng, seed, device):
         got = student.run(C.probe_q_sample, x0, t, noise, tensors)
         want = C.probe_q_sample(reference, x0, t, noise, tensors)
         expect_close(got, want, name="q_sample(x0, t, noise, schedule)",
-                     mistakes=C.q_sample_mistakes(x0, t, noise, tensors),
+                     mistakes=E.q_sample_mistakes(x0, t, noise, tensors),
                      inputs=f"x0 of shape {shape} ({dtype}), T = {T}, t = {t.tolist()}")
 
 
-@check("ddpm_loss: value and gradient match the reference on random batches", points=2)
+@check("ddpm_loss: value and gradient match the reference on random batches", points=2, core=True)
 def test_ddpm_loss(student, reference, rng, seed, device):
     g = _gen(seed)
     for shape in _data_shapes(rng)[:2]:
@@ -102,7 +103,7 @@ def test_ddpm_loss(student, reference, rng, seed, device):
         expect_close(grad, want_grad, name="d ddpm_loss / d w", inputs=inputs)
 
 
-@check("p_sample: matches the reference for random shapes, t == 0 rows included", points=2)
+@check("p_sample: matches the reference for random shapes, t == 0 rows included", points=2, core=True)
 def test_p_sample(student, reference, rng, seed, device):
     g = _gen(seed)
     for shape in _data_shapes(rng):
@@ -116,11 +117,11 @@ def test_p_sample(student, reference, rng, seed, device):
         got = student.run(C.probe_p_sample, x_t, t, noise, tensors)
         want = C.probe_p_sample(reference, x_t, t, noise, tensors)
         expect_close(got, want, name="p_sample(model, x_t, t, noise, schedule)",
-                     mistakes=C.p_sample_mistakes(x_t, t, noise, tensors),
+                     mistakes=E.p_sample_mistakes(x_t, t, noise, tensors),
                      inputs=f"x_t of shape {shape}, T = {T}, t = {t.tolist()}")
 
 
-@check("sample: 3-D Gaussian data, random mean and covariance, linear schedule: exact moments", points=2)
+@check("sample: 3-D Gaussian data, random mean and covariance, linear schedule: exact moments", points=2, core=True)
 def test_sample_gaussian_3d(student, reference, rng, seed, device):
     T, n = int(rng.integers(30, 80)), 20000
     tensors = C.probe_schedule(reference, reference.linear_beta_schedule(T, 1e-3, 10.0 / T))

@@ -1,15 +1,16 @@
 """Public checks for ddpm: what `dlcourse check ddpm` runs, and what students can read.
 
-The oracles are the assignment's own formulas (Ho, Jain & Abbeel, 2020; Nichol & Dhariwal, 2021), evaluated here in
-the trusted process on the same inputs, and, for the sampler, exact statistics: with Gaussian data the ideal noise
-predictor is known in closed form and every reverse step is affine, so the distribution of the samples is known
-exactly. The submission runs in the sandbox and only its values come back.
+The oracles are expected values stored as data (`public_expected.npz`: fixed inputs and what the reference gives
+for them, with the known wrong variants, generated when the course is released), and, for the sampler, exact
+statistics: with Gaussian data the ideal noise predictor is known in closed form and every reverse step is affine,
+so the distribution of the samples is known exactly. The submission runs in the sandbox and only its values come
+back; nothing here computes a graded function.
 """
 
 
 import torch
 
-from autograder.checking import check, load_sibling
+from autograder.checking import check, fail, load_sibling
 from autograder.compare import expect_close, expect_equal, expect_true
 
 C = load_sibling(__file__, "_common")
@@ -19,40 +20,25 @@ def _gen(seed):
     return torch.Generator().manual_seed(seed)  # public checks use fixed inputs: the same for every student
 
 
-def _linear(T, start, end):
-    return torch.tensor([start + i / (T - 1) * (end - start) for i in range(T)], dtype=torch.float64)
-
-
 # ------------------------------------------------------------------------------------------- schedules
 
-@check("linear_beta_schedule: T values from beta_start to beta_end, evenly spaced, float64", points=1)
+@check("linear_beta_schedule: T values from beta_start to beta_end, evenly spaced, float64", points=1, core=True)
 def test_linear_schedule(student):
-    for T, start, end in [(1000, 1e-4, 0.02), (10, 1e-3, 0.3)]:
+    for i, (T, start, end) in enumerate([(1000, 1e-4, 0.02), (10, 1e-3, 0.3)]):
         got = student.linear_beta_schedule(T, start, end)
-        want = _linear(T, start, end)
-        wrong = torch.tensor([start + i / T * (end - start) for i in range(T)], dtype=torch.float64)
-        expect_close(got, want, name=f"linear_beta_schedule({T}, {start:g}, {end:g})",
-                     mistakes={"beta_end left out (the last value must equal beta_end)": wrong})
+        expect_close(got, C.stored(f"linear{i}.want"), name=f"linear_beta_schedule({T}, {start:g}, {end:g})",
+                     mistakes={"beta_end left out (the last value must equal beta_end)":
+                               C.stored(f"linear{i}.end_left_out")})
     got = student.linear_beta_schedule(100)
-    expect_close(got, _linear(100, 1e-4, 0.02), name="linear_beta_schedule(100) with the default betas")
+    expect_close(got, C.stored("linear2.want"), name="linear_beta_schedule(100) with the default betas")
 
 
-@check("cosine_beta_schedule: betas from the squared-cosine alpha_bar, clipped at max_beta", points=2)
+@check("cosine_beta_schedule: betas from the squared-cosine alpha_bar, clipped at max_beta", points=2, core=True)
 def test_cosine_schedule(student):
-    for T, s, max_beta in [(1000, 0.008, 0.999), (20, 0.02, 0.5)]:
+    for i, (T, s, max_beta) in enumerate([(1000, 0.008, 0.999), (20, 0.02, 0.5)]):
         got = student.cosine_beta_schedule(T, s=s, max_beta=max_beta)
-        f = C.cosine_f(T, s)
-        raw = 1 - f[1:] / f[:-1]
-        want = raw.clamp(max=max_beta)
-        f0 = C.cosine_f(T, 0.0)
-        mistakes = {
-            "the betas are not clipped at max_beta (the last one is 1 without the clip)": raw,
-            "s left out of the cosine": (1 - f0[1:] / f0[:-1]).clamp(max=max_beta),
-            "alpha_bar returned instead of the betas": (f / f[0])[1:],
-            "the ratio taken one step off (alpha_bar(t) / alpha_bar(t - 1) with alpha_bar(-1) = 1)":
-                (1 - torch.cat([f[:1], f[:-1]])[1:] / torch.cat([f[:1], f[:-1]])[:-1]).clamp(max=max_beta),
-        }
-        expect_close(got, want, name=f"cosine_beta_schedule({T}, s={s}, max_beta={max_beta})", mistakes=mistakes)
+        expect_close(got, C.stored(f"cosine{i}.want"), name=f"cosine_beta_schedule({T}, s={s}, max_beta={max_beta})",
+                     mistakes=C.stored_mistakes(f"cosine{i}"))
     got = student.cosine_beta_schedule(50)
     expect_true(float(got.max()) <= 0.999 and abs(float(got[-1]) - 0.999) < 1e-12,
                 f"cosine_beta_schedule(50): the last beta should be clipped to max_beta = 0.999, got "
@@ -61,11 +47,10 @@ def test_cosine_schedule(student):
 
 # ------------------------------------------------------------------------------------------- NoiseSchedule
 
-@check("NoiseSchedule: alphas, alpha_bars, alpha_bars_prev and posterior_variance follow from the betas", points=2)
+@check("NoiseSchedule: alphas, alpha_bars, alpha_bars_prev and posterior_variance follow from the betas", points=2, core=True)
 def test_noise_schedule_values(student, device):
-    betas = _linear(20, 0.01, 0.4).to(device)
-    got = student.run(C.probe_schedule, betas)
-    want = C.schedule_tensors(betas, device)
+    want = C.stored_schedule("schedule", device)
+    got = student.run(C.probe_schedule, want["betas"])
     expect_true(isinstance(got, dict), "probe returned something unexpected")
     for key in ("betas", "alphas", "alpha_bars", "alpha_bars_prev", "posterior_variance"):
         mistakes = {}
@@ -87,7 +72,7 @@ def test_noise_schedule_values(student, device):
 
 @check("NoiseSchedule: float64 tensors of shape (T,), alpha_bars_prev[0] = 1, posterior_variance[0] = 0", points=1)
 def test_noise_schedule_form(student, device):
-    betas = _linear(7, 0.05, 0.5).float().to(device)
+    betas = torch.linspace(0.05, 0.5, 7).to(device)  # float32
     got = student.run(C.probe_schedule, betas)
     for key, value in got.items():
         expect_true(isinstance(value, torch.Tensor), f"NoiseSchedule.{key} should be a tensor, got {type(value)}")
@@ -104,60 +89,46 @@ def test_noise_schedule_form(student, device):
 
 # ------------------------------------------------------------------------------------------- q_sample
 
-def _q_sample_check(student, device, shape, T, seed, label):
-    g = _gen(seed)
-    tensors = C.schedule_tensors(_linear(T, 0.02, 0.3), device)
-    x0 = torch.randn(shape, generator=g).to(device)
-    noise = torch.randn(shape, generator=g).to(device)
-    t = torch.randint(0, T, (shape[0],), generator=g)
-    t[:3] = torch.tensor([0, T - 1, T // 2])
-    t = t.to(device)
+def _q_sample_check(student, device, key, label):
+    tensors = C.stored_schedule(f"{key}.schedule", device)
+    x0, t, noise = (C.stored(f"{key}.{name}", device) for name in ("x0", "t", "noise"))
+    T = tensors["betas"].shape[0]
     got = student.run(C.probe_q_sample, x0, t, noise, tensors)
-    want = C.expected_q_sample(x0, t, noise, tensors)
-    expect_close(got, want, name="x_t = q_sample(x0, t, noise, schedule)",
-                 mistakes=C.q_sample_mistakes(x0, t, noise, tensors),
+    expect_close(got, C.stored(f"{key}.want", device), name="x_t = q_sample(x0, t, noise, schedule)",
+                 mistakes=C.stored_mistakes(key, device),
                  inputs=f"{label}, float32 on {device}, t = {t.tolist()} of T = {T}")
 
 
-@check("q_sample: 2-D points, a different t per example", points=2)
+@check("q_sample: 2-D points, a different t per example", points=2, core=True)
 def test_q_sample_points(student, device):
-    _q_sample_check(student, device, (16, 2), 12, 1, "x0 and noise of shape (16, 2)")
+    _q_sample_check(student, device, "q_points", "x0 and noise of shape (16, 2)")
 
 
-@check("q_sample: images (B, 1, 8, 8), alpha_bar_t broadcast over every pixel of its example", points=2)
+@check("q_sample: images (B, 1, 8, 8), alpha_bar_t broadcast over every pixel of its example", points=2, core=True)
 def test_q_sample_images(student, device):
-    _q_sample_check(student, device, (8, 1, 8, 8), 30, 2, "x0 and noise of shape (8, 1, 8, 8)")
+    _q_sample_check(student, device, "q_images", "x0 and noise of shape (8, 1, 8, 8)")
 
 
 # ------------------------------------------------------------------------------------------- ddpm_loss
 
-def _loss_inputs(device, shape=(32, 2), T=25, seed=3):
-    g = _gen(seed)
-    tensors = C.schedule_tensors(_linear(T, 0.01, 0.3), device)
-    x0 = torch.randn(shape, generator=g).to(device)
-    noise = torch.randn(shape, generator=g).to(device)
-    t = torch.randint(0, T, (shape[0],), generator=g).to(device)
-    w = (torch.randn(shape[1:], generator=g) * 0.7).to(device)
+def _loss_inputs(device, key):
+    tensors = C.stored_schedule(f"{key}.schedule", device)
+    x0, t, noise, w = (C.stored(f"{key}.{name}", device) for name in ("x0", "t", "noise", "w"))
     return x0, t, noise, tensors, w
 
 
-def _trusted_loss(x0, t, noise, tensors, w):
-    T = tensors["betas"].shape[0]
-    w = w.clone().requires_grad_(True)
-    x_t = C.expected_q_sample(x0, t, noise, tensors)
-    tt = (t.to(x0.dtype) / T).reshape(-1, *([1] * (x0.dim() - 1)))
-    pred = torch.tanh(w * x_t + tt)
-    loss = ((pred - noise) ** 2).mean()
-    loss.backward()
-    return loss.detach(), w.grad, pred.detach()
+def _stored_loss(device, key):
+    """The loss, d loss / d w and the denoiser's prediction for the stored inputs (from the reference)."""
+    return tuple(C.stored(f"{key}.{name}", device) for name in ("want", "grad", "pred"))
 
 
-@check("ddpm_loss: the mean squared error of a trusted denoiser's noise prediction", points=2)
+@check("ddpm_loss: the mean squared error of a trusted denoiser's noise prediction", points=2, core=True)
 def test_ddpm_loss_value(student, device):
-    for shape in [(32, 2), (6, 1, 8, 8)]:
-        x0, t, noise, tensors, w = _loss_inputs(device, shape)
+    for key in ("loss0", "loss1"):
+        x0, t, noise, tensors, w = _loss_inputs(device, key)
+        shape = tuple(x0.shape)
         loss, _ = student.run(C.probe_loss, x0, t, noise, tensors, w)
-        want, _, pred = _trusted_loss(x0, t, noise, tensors, w)
+        want, _, pred = _stored_loss(device, key)
         n_dims = x0[0].numel()
         expect_close(loss, want, name="ddpm_loss",
                      mistakes={"summed instead of averaged": want * x0.numel(),
@@ -169,59 +140,52 @@ def test_ddpm_loss_value(student, device):
 
 @check("ddpm_loss: differentiable, the gradient reaches the denoiser's parameters", points=1)
 def test_ddpm_loss_grad(student, device):
-    x0, t, noise, tensors, w = _loss_inputs(device, (32, 2), seed=4)
+    x0, t, noise, tensors, w = _loss_inputs(device, "loss_grad")
     loss, grad = student.run(C.probe_loss, x0, t, noise, tensors, w)
     expect_true(grad is not None, "ddpm_loss returned a loss that does not require grad: keep the computation in "
                                   "torch (no .item(), no .detach(), no torch.no_grad())")
-    _, want, _ = _trusted_loss(x0, t, noise, tensors, w)
+    _, want, _ = _stored_loss(device, "loss_grad")
     expect_close(grad, want, name="d ddpm_loss / d w", inputs="eps(x, t) = tanh(w * x + t / T), x0 (32, 2)")
 
 
 # ------------------------------------------------------------------------------------------- p_sample
 
-def _p_sample_inputs(device, shape, T, seed, tensors):
-    g = _gen(seed)
-    x_t = torch.randn(shape, generator=g).to(device)
-    noise = torch.randn(shape, generator=g).to(device)
-    t = torch.randint(1, T, (shape[0],), generator=g)
-    t[::3] = 0  # t == 0 rows mixed in with t > 0 rows
-    t[1] = T - 1
-    return x_t, t.to(device), noise
+def _p_sample_inputs(device, key):
+    """The stored inputs (t == 0 rows mixed in with t > 0 rows) and schedule of one p_sample case."""
+    tensors = C.stored_schedule(f"{key}.schedule", device)
+    x_t, t, noise = (C.stored(f"{key}.{name}", device) for name in ("x_t", "t", "noise"))
+    return x_t, t, noise, tensors
 
 
-@check("p_sample: t == 0 and t > 0 rows in one batch, with the posterior variance", points=2)
+@check("p_sample: t == 0 and t > 0 rows in one batch, with the posterior variance", points=2, core=True)
 def test_p_sample(student, device):
-    for shape, T, seed in [((12, 2), 15, 5), ((6, 1, 8, 8), 40, 6)]:
-        tensors = C.schedule_tensors(_linear(T, 0.02, 0.35), device)
-        x_t, t, noise = _p_sample_inputs(device, shape, T, seed, tensors)
+    for key in ("p0", "p1"):
+        x_t, t, noise, tensors = _p_sample_inputs(device, key)
+        shape, T = tuple(x_t.shape), tensors["betas"].shape[0]
         got = student.run(C.probe_p_sample, x_t, t, noise, tensors)
-        want = C.expected_p_sample(x_t, t, noise, tensors)
-        expect_close(got, want, name="x_{t-1} = p_sample(model, x_t, t, noise, schedule)",
-                     mistakes=C.p_sample_mistakes(x_t, t, noise, tensors),
+        expect_close(got, C.stored(f"{key}.want", device), name="x_{t-1} = p_sample(model, x_t, t, noise, schedule)",
+                     mistakes=C.stored_mistakes(key, device),
                      inputs=f"x_t of shape {shape}, t = {t.tolist()} of T = {T}, "
                             "eps(x, t) = 0.5 tanh(x) + 0.3 cos(3 t / T)")
 
 
 @check("p_sample: no noise at t == 0 even where the variance is not 0 (sigma_t^2 = beta_t)", points=1)
 def test_p_sample_beta_variance(student, device):
-    T = 10
-    tensors = C.schedule_tensors(_linear(T, 0.05, 0.3), device)
-    tensors["posterior_variance"] = tensors["betas"].clone()  # Ho et al. (2020), Section 3.2: the other choice
-    x_t, t, noise = _p_sample_inputs(device, (9, 3), T, 7, tensors)
+    # The stored schedule's posterior_variance is the betas (Ho et al., 2020, Section 3.2: the other choice).
+    x_t, t, noise, tensors = _p_sample_inputs(device, "p_beta")
+    T = tensors["betas"].shape[0]
     got = student.run(C.probe_p_sample, x_t, t, noise, tensors)
-    want = C.expected_p_sample(x_t, t, noise, tensors)
-    expect_close(got, want, name="p_sample with schedule.posterior_variance = betas",
-                 mistakes={"noise added at t == 0 (the last step must return the mean, whatever the variance)":
-                           C.expected_p_sample(x_t, t, noise, tensors, "noise_at_0")},
+    expect_close(got, C.stored("p_beta.want", device), name="p_sample with schedule.posterior_variance = betas",
+                 mistakes=C.stored_mistakes("p_beta", device),
                  inputs=f"x_t of shape (9, 3), t = {t.tolist()} of T = {T}, a schedule whose variance is beta_t")
 
 
 # ------------------------------------------------------------------------------------------- sample
 
-@check("sample: Gaussian data: the samples' mean and covariance match the exact reverse process", points=3)
+@check("sample: Gaussian data: the samples' mean and covariance match the exact reverse process", points=3, core=True)
 def test_sample_gaussian(student, device):
     T, n = 40, 20000
-    tensors = C.schedule_tensors(_linear(T, 1e-3, 0.25))
+    tensors = C.stored_schedule("gaussian.schedule")
     mu = torch.tensor([1.0, -0.5], dtype=torch.float64)
     L = torch.tensor([[0.8, 0.0], [0.3, 0.4]], dtype=torch.float64)
     sigma = L @ L.T
@@ -243,7 +207,7 @@ def test_sample_gaussian(student, device):
 
 @check("sample: float32 of the asked shape; the same generator seed gives the same samples", points=1)
 def test_sample_reproducible(student, device):
-    tensors = C.schedule_tensors(_linear(8, 0.05, 0.4), device)
+    tensors = C.stored_schedule("seeds.schedule", device)
     a, b, c = student.run(C.probe_sample_seeds, tensors, [3, 3, 4])
     expect_true(isinstance(a, torch.Tensor) and tuple(a.shape) == (6, 3) and a.dtype == torch.float32,
                 f"sample(model, (6, 3), ...) should return a float32 tensor of shape (6, 3), got "
@@ -253,6 +217,25 @@ def test_sample_reproducible(student, device):
     expect_equal(b, a, name="samples drawn twice with torch.Generator().manual_seed(3) (all randomness must come "
                             "from the generator, the starting noise included)")
     expect_true(not torch.equal(a, c), "seeds 3 and 4 gave the same samples: the generator is not used")
+
+
+@check("sample: calls the denoiser at every step t = T - 1, ..., 0, once each, in that order", points=1)
+def test_sample_steps(student, device):
+    T, shape = 7, (3, 2)
+    tensors = C.stored_schedule("steps.schedule", device)
+    _, calls = student.run(C.probe_sample_steps, tensors, shape, 5)
+    want = [[t] * shape[0] for t in reversed(range(T))]
+    if not isinstance(calls, list) or calls != want:
+        seen = [c[0] if isinstance(c, list) and c and len(set(c)) == 1 else c for c in calls] \
+            if isinstance(calls, list) else calls
+        hint = ""
+        if isinstance(calls, list) and calls == want[:-1]:
+            hint = " The loop stops at t = 1: the last step, t = 0, is never applied."
+        elif isinstance(calls, list) and calls == want[::-1]:
+            hint = " The loop runs forwards: it must go from T - 1 down to 0."
+        fail(f"sample(model, {shape}, schedule with T = {T}) called the denoiser at the steps {seen}, expected "
+             f"{list(reversed(range(T)))}: each step once, from T - 1 down to 0, with t of shape (B,) filled with "
+             f"the step.{hint}")
 
 
 # ------------------------------------------------------------------------------------------- end to end

@@ -46,13 +46,44 @@ BUGS = [
     ("active in eval mode", _FORWARD, "return dropout(x, self.p)", "Dropout", "still drops elements after .eval()"),
     ("p ignored in forward", _FORWARD, "return dropout(x, 0.5, training=self.training)", "Dropout",
      "is self.p used?"),
-    ("p not stored", "self.p = p", "self.p = 0.5", "Dropout", "Dropout(0.3).p is 0.5"),
+    ("p not stored", "self.p = p", "self.p = 0.5", "Dropout", "Dropout(0.3).p is off"),
     ("never drops", _FORWARD, "return x", "Dropout", "did not shrink the train-test accuracy gap"),
     # ---------------------------------------------------------------- PyTorch's own dropout (forbidden)
     ("F.dropout called", _EARLY_EXIT, _EARLY_EXIT + "    return torch.nn.functional.dropout(x, p)\n", "dropout",
      "forbidden"),
     ("torch.dropout called under another name", _EARLY_EXIT,
      _EARLY_EXIT + "    return getattr(torch, 'drop' + 'out')(x, p, True)\n", "dropout", "forbidden"),
+    ("F.dropout rebuilt from torch's source with ast and exec", _EARLY_EXIT,
+     _EARLY_EXIT + "    import ast\n    import inspect\n    import torch.nn.functional as _F\n"
+     "    tree = ast.parse(inspect.getsource(_F.dropout))\n    ns = dict(_F.__dict__)\n"
+     "    exec(compile(tree, _F.__file__, 'exec'), ns)\n    return ns['dropout'](x, p)\n", "dropout", "forbidden"),
     ("Dropout subclasses nn.Dropout", "class Dropout(nn.Module):", "class Dropout(nn.Dropout):", "Dropout",
      "forbidden"),
 ]
+
+# The checks each bug is graded on by the project's tests (tests/checks/test_harness.py), to keep the runs short;
+# the engine adds the target's core checks. A bug not listed is graded on every check of its target.
+SELECT = {
+    "no rescaling": ["dropout: kept values", "dropout: the mean"],
+    "scaled by 1/p": ["dropout: kept values"],
+    "multiplied by 1 - p": ["dropout: kept values"],
+    "kept with probability p": ["dropout: the dropped fraction"],
+    "one mask shared across the batch": ["dropout: masks are independent"],
+    "one mask shared across the features": ["dropout: masks are independent"],
+    "float32 output for half inputs": ["dropout: works in"],
+    "still active in eval": ["dropout: the identity"],
+    "generator ignored": ["dropout: a generator"],
+    "the same mask on every call": ["dropout: a generator"],
+    "input modified in place": ["dropout: the input is never"],
+    "NaN at p == 1": ["dropout: p == 1"],
+    "no ValueError for bad p": ["dropout: p outside"],
+    "output detached from x": ["dropout: the gradient"],
+    "active in eval mode": ["Dropout: drops in train mode"],
+    "p ignored in forward": ["Dropout: drops in train mode"],
+    "p not stored": ["Dropout: an nn.Module"],
+    "never drops": ["Dropout: shrinks"],
+    "F.dropout called": ["dropout: kept values", "dropout: the mean"],
+    "torch.dropout called under another name": ["dropout: kept values"],
+    "F.dropout rebuilt from torch's source with ast and exec": ["dropout: kept values"],
+    "Dropout subclasses nn.Dropout": ["Dropout: an nn.Module"],
+}

@@ -90,7 +90,7 @@ def _frac_and_mean(outs, n, device):
     return stats
 
 
-@check("dropout: dropped fraction and mean follow the binomial law for random rates, like the reference", points=2)
+@check("dropout: dropped fraction and mean follow the binomial law for random rates, like the reference", points=2, core=True)
 def test_counts_random(student, reference, rng, seed, device):
     n = 1 << 18
     ps = [float(v) for v in rng.uniform(0.02, 0.98, size=4)]
@@ -149,7 +149,9 @@ def test_special_random(student, reference, rng, seed, device):
             fail("dropout(x, p=1.0) contains NaN: at p == 1 every element is dropped; return zeros, not 0 / 0"
                  f"\n  input: {inputs}")
         if isinstance(got, dict) and got.get("bad_p") != want["bad_p"]:
-            fail(f"dropout(x, p) for p in (-0.001, 1.001, -5, 7) gave {got.get('bad_p')}, expected "
+            # only words of a fixed vocabulary are shown: an exception's name is the submission's to choose
+            said = [o if o in ("ValueError", "no error") else "another exception" for o in got.get("bad_p") or []]
+            fail(f"dropout(x, p) for p in (-0.001, 1.001, -5, 7) gave {said}, expected "
                  f"{want['bad_p']}: p outside [0, 1] must raise ValueError\n  input: {inputs}")
         if isinstance(got, dict) and isinstance(got.get("x_after"), torch.Tensor) and \
                 not torch.equal(got["x_after"], got["x_before"]):
@@ -170,7 +172,7 @@ def probe_gradient(m, x, upstream, p, training, dtype):
     return out.detach(), x.grad
 
 
-@check("dropout: the gradient is mask / (1 - p) on random shapes and rates, float32 and float64", points=1)
+@check("dropout: the gradient is mask / (1 - p) on random shapes and rates, float32 and float64", points=1, core=True)
 def test_gradient_random(student, reference, rng, seed, device):
     for i, (dtype, training) in enumerate((("float32", True), ("float64", True), ("float64", False))):
         shape = tuple(int(v) for v in rng.integers(2, 40, size=2))
@@ -240,7 +242,7 @@ def probe_model(m, x, ps, seed):
 
 
 @check("Dropout: in a seeded model, eval mode matches the reference exactly and train mode drops at rate p",
-       points=2)
+       points=2, core=True)
 def test_module_in_model(student, reference, rng, seed, device):
     ps = [float(v) for v in rng.uniform(0.1, 0.9, size=2)]
     x = _cpu_randn((16, 12), seed).to(device=device, dtype=torch.float32)

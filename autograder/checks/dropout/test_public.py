@@ -54,7 +54,7 @@ def _as_tensor(value, name, like=None):
 
 # ------------------------------------------------------------------------------------------- statistics
 
-@check("dropout: the dropped fraction lies within a binomial bound for several p", points=2)
+@check("dropout: the dropped fraction lies within a binomial bound for several p", points=2, core=True)
 def test_dropped_fraction(student, seed, device):
     x = _randn((512, 512), seed, device)
     n = x.numel()
@@ -72,7 +72,7 @@ def test_dropped_fraction(student, seed, device):
                  f"\n  input: float32 tensor of shape (512, 512) from randn, no exact zeros")
 
 
-@check("dropout: kept values equal x / (1 - p), dropped ones are exactly 0", points=2)
+@check("dropout: kept values equal x / (1 - p), dropped ones are exactly 0", points=2, core=True)
 def test_kept_values(student, seed, device):
     x = _randn((64, 64), seed, device)
     for p in (0.2, 0.5, 0.75):
@@ -240,7 +240,7 @@ def probe_gradient(m, x, upstream, p, training):
     return out.detach(), x.grad
 
 
-@check("dropout: the gradient with respect to x is the mask divided by (1 - p)", points=2)
+@check("dropout: the gradient with respect to x is the mask divided by (1 - p)", points=2, core=True)
 def test_gradient(student, seed, device):
     x = _randn((32, 40), seed, device, torch.float64)
     upstream = _randn((32, 40), seed + 1, device, torch.float64)
@@ -268,7 +268,7 @@ def probe_dtype(m, x, dtype, p, seed):
     return m.dropout(x.to(getattr(torch, dtype)), p)
 
 
-@check("dropout: works in float16, bfloat16, float32 and float64 and keeps the dtype", points=2)
+@check("dropout: works in float16, bfloat16, float32 and float64 and keeps the dtype", points=2, core=True)
 def test_dtypes(student, seed, device):
     x64 = _randn((256, 256), seed, device, torch.float64)
     p = 0.3
@@ -291,22 +291,26 @@ def test_dtypes(student, seed, device):
 
 # ------------------------------------------------------------------------------------------- the module
 
-def probe_module_basics(m):
+def probe_module_basics(m, x):
     import torch
 
     layer = m.Dropout(0.3)
     default = m.Dropout()
-    return {"is_module": isinstance(layer, torch.nn.Module), "p": float(layer.p), "default_p": float(default.p),
-            "n_params": len(list(layer.parameters()))}
+    model = torch.nn.Sequential(m.Dropout(0.3))  # an nn.Module fits in a Sequential, and .eval() reaches it
+    model.eval()
+    return {"p": float(layer.p), "default_p": float(default.p),
+            "params": [t.detach() for t in layer.parameters()], "eval_out": model(x)}
 
 
 @check("Dropout: an nn.Module storing p (default 0.5), without parameters", points=1)
-def test_module_basics(student):
-    r = student.run(probe_module_basics)
-    expect_true(r["is_module"], "Dropout(0.3) is not an instance of torch.nn.Module: subclass nn.Module")
-    expect_true(r["p"] == 0.3, f"Dropout(0.3).p is {r['p']}, expected 0.3")
-    expect_true(r["default_p"] == 0.5, f"Dropout().p is {r['default_p']}, expected the default 0.5")
-    expect_true(r["n_params"] == 0, f"Dropout(0.3) has {r['n_params']} parameters, expected none")
+def test_module_basics(student, seed, device):
+    x = _randn((8, 8), seed, device)
+    r = student.run(probe_module_basics, x)
+    expect_close(r["p"], 0.3, name="Dropout(0.3).p", rtol=0.0, atol=0.0)
+    expect_close(r["default_p"], 0.5, name="Dropout().p (the default)", rtol=0.0, atol=0.0)
+    expect_true(len(r["params"]) == 0, f"Dropout(0.3) has {len(r['params'])} parameters, expected none")
+    expect_equal(r["eval_out"], x, name="nn.Sequential(Dropout(0.3)) after .eval() (an nn.Module in eval mode is the "
+                                        "identity)", inputs="float32 x of shape (8, 8)")
 
 
 def probe_module_modes(m, x, seed):
@@ -329,7 +333,7 @@ def probe_module_modes(m, x, seed):
             "nested_train": nested_train}
 
 
-@check("Dropout: drops in train mode, is the identity in eval mode", points=2)
+@check("Dropout: drops in train mode, is the identity in eval mode", points=2, core=True)
 def test_module_modes(student, seed, device):
     x = _randn((256, 256), seed, device)
     r = student.run(probe_module_modes, x, seed)

@@ -42,6 +42,10 @@ BUGS = [
     ("variance as E(x^2) - E(x)^2", _VAR, "var = (x * x).mean(dim=dims, keepdim=True) - mu * mu", "layer_norm",
      "E[x^2] - E[x]^2"),
 
+    ("the built-in kernel through getattr(torch.ops.aten, a built name)", _DIMS,
+     _DIMS + "\n    if x.dim() > 0:\n        op = getattr(torch.ops.aten, 'native_' + 'layer_norm')\n"
+     "        return op(x, list(shape), weight, bias, eps)[0]", "layer_norm", "forbidden"),
+
     ("weight and bias initialised the wrong way round", _INIT,
      _W_INIT.replace("ones", "zeros") + "\n            " + _B_INIT.replace("zeros", "ones"), "LayerNorm",
      "initialised the wrong way round"),
@@ -76,3 +80,14 @@ BUGS = [
      "mean = x.mean(dim=dims).detach()\n        var = ((x - mean.view(view)) ** 2).mean(dim=dims).detach()",
      "batch_norm", "dL/dx"),
 ]
+
+# The checks some bugs are graded on by the project's tests (tests/checks/test_harness.py) instead of every check
+# of their target (the others are slow, or are checks the bug does not reach); the engine adds the core checks.
+SELECT = {
+    "variance as E(x^2) - E(x)^2": ["layer_norm: stays accurate", "layer_norm: matches the reference for a large offset"],
+    "weight and bias initialised the wrong way round": ["LayerNorm: weight", "LayerNorm: forward"],
+    "LayerNorm ignores its eps": ["LayerNorm: loads", "LayerNorm: forward"],
+    "LayerNorm forward returns its input": ["LayerNorm: keeps the gradient", "LayerNorm: gradient norms"],
+    "autograd inside backward": ["LayerNormFunction: backward is derived"],
+    "the built-in kernel through getattr(torch.ops.aten, a built name)": ["layer_norm: weight and bias"],
+}

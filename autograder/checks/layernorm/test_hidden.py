@@ -44,7 +44,7 @@ def _wrong_layer_norm(x, ns, weight, bias, eps=1e-5):
 
 # ------------------------------------------------------------------------------------------- layer_norm
 
-@check("layer_norm: matches the reference on seeded random shapes, normalized dims and dtypes", points=2)
+@check("layer_norm: matches the reference on seeded random shapes, normalized dims and dtypes", points=2, core=True)
 def test_layer_norm_random(student, reference, rng, seed, device):
     gen = torch.Generator().manual_seed(seed)
     for _ in range(6):
@@ -91,7 +91,7 @@ def probe_module(m, ns, eps, affine, state, x, g):
     return {"y": y.detach(), "dx": x.grad, "grads": grads}
 
 
-@check("LayerNorm: forward and gradients match the reference module with random parameters and eps", points=1)
+@check("LayerNorm: forward and gradients match the reference module with random parameters and eps", points=1, core=True)
 def test_layernorm_module(student, reference, rng, seed, device):
     gen = torch.Generator().manual_seed(seed)
     for affine in (True, False):
@@ -133,7 +133,7 @@ def _autograd_reference(reference, x, w, b, eps, g):
     return y.detach(), dx, dw, db
 
 
-@check("LayerNormFunction: dx, dweight and dbias match the reference's autograd on random batches", points=2)
+@check("LayerNormFunction: dx, dweight and dbias match the reference's autograd on random batches", points=2, core=True)
 def test_function_random(student, reference, rng, seed, device):
     gen = torch.Generator().manual_seed(seed)
     for lead_dims in (1, 2, 3):
@@ -175,7 +175,7 @@ def probe_bn_sequence(m, xs, modes, momenta, w, b, eps):
     return out
 
 
-@check("batch_norm: outputs and running statistics over a seeded train/eval sequence match the reference", points=2)
+@check("batch_norm: outputs and running statistics over a seeded train/eval sequence match the reference", points=2, core=True)
 def test_batch_norm_sequence(student, reference, rng, seed, device):
     gen = torch.Generator().manual_seed(seed)
     for three_d in (False, True):

@@ -107,3 +107,43 @@ BUGS = [
      _COUNT, "sum(p.numel() for _, p in model.named_parameters(remove_duplicate=False) if p.requires_grad)",
      "count_trainable_parameters", "counted twice"),
 ]
+
+# The checks each bug is graded on by the project's tests (tests/checks/test_harness.py), to keep the runs short;
+# the engine adds the target's core checks. A bug not listed is graded on every check of its target.
+INIT = "LoRALinear: at initialisation"
+FORWARD = "LoRALinear: scaling is alpha / r"
+GRADS = "LoRALinear: gradients reach"
+TRAINABLE = "LoRALinear: the trainable parameters"
+DROPOUT = "LoRALinear: dropout acts"
+MERGE = "LoRALinear.merge:"
+DTYPE = "LoRALinear: lora_A and lora_B take"
+APPLY = "apply_lora: replaces exactly"
+FROZEN = "apply_lora: only lora_A"
+STATE = "lora_state_dict:"
+MERGE_LORA = "merge_lora:"
+COUNT = "count_trainable_parameters:"
+
+SELECT = {
+    "lora_B random at initialisation": [INIT],
+    "lora_A zero at initialisation": [INIT],
+    "scaling alpha instead of alpha / r": [FORWARD, GRADS],
+    "the base not frozen": [GRADS, TRAINABLE],
+    "base(x) left out of forward": [FORWARD],
+    "merge mutates the base and returns it": [MERGE],
+    "merge writes W + delta into the base's weight before copying": [MERGE],
+    "merge without the scaling": [MERGE],
+    "merge drops the bias": [MERGE],
+    "dropout applied to the output": [DROPOUT],
+    "dropout applied to the low-rank output": [DROPOUT],
+    "dropout never applied": [DROPOUT],
+    "no ValueError for r < 1": ["LoRALinear: r < 1"],
+    "LoRA parameters created without the base's dtype and device": [DTYPE],
+    "apply_lora leaves other parameters trainable": [FROZEN],
+    "apply_lora only looks at the top level": [APPLY],
+    "apply_lora wraps every Linear": [APPLY],
+    "lora_state_dict includes the base weights": [STATE],
+    "lora_state_dict keys without the module path": [STATE],
+    "merge_lora only merges the top level": [MERGE_LORA],
+    "count_trainable_parameters counts frozen parameters too": [COUNT],
+    "count_trainable_parameters counts shared weights twice": [COUNT],
+}

@@ -161,13 +161,30 @@ def _random_desc(rng, depth=0):
     return [kind, named_children(n)]
 
 
+def _outer(types):
+    """{module name: type name} without what lives inside a LoRALinear besides its `base` (how a LoRALinear holds its
+    dropout, nn.Dropout(0.0) or nn.Identity(), changes no output: the contract does not fix it)."""
+    lora = [n for n, t in types.items() if t == "LoRALinear"]
+    return {n: t for n, t in types.items()
+            if not any(n.startswith(p + ".") and n != p + ".base" and not n.startswith(p + ".base.") for p in lora)}
+
+
+_KNOWN_TYPES = {"LoRALinear", "Linear", "GELU", "LayerNorm", "ModuleList", "Sequential", "Chain", "missing module"}
+
+
+def _said(name):
+    """A type name from the sandbox, shown only when it is one of the expected ones (a hidden check's feedback never
+    echoes text the submission chose)."""
+    return name if name in _KNOWN_TYPES else "module of another type"
+
+
 def _targets(rng):
     return [str(t) for t in rng.choice(_NAMES, size=int(rng.integers(2, 5)), replace=False)]
 
 
 # ------------------------------------------------------------------------------------------------ LoRALinear
 
-@check("LoRALinear: forward matches the reference on random shapes, ranks, alphas and dtypes", points=2)
+@check("LoRALinear: forward matches the reference on random shapes, ranks, alphas and dtypes", points=2, core=True)
 def test_forward_random(student, reference, rng, device):
     for trial in range(4):
         in_f, out_f = int(rng.integers(1, 24)), int(rng.integers(1, 24))
@@ -191,7 +208,7 @@ def test_forward_random(student, reference, rng, device):
                                "the alpha / r scaling is missing": base + (x @ A.T) @ B.T})
 
 
-@check("LoRALinear: gradients with respect to x, lora_A and lora_B match the reference", points=2)
+@check("LoRALinear: gradients with respect to x, lora_A and lora_B match the reference", points=2, core=True)
 def test_gradients_random(student, reference, rng, device):
     for trial in range(3):
         in_f, out_f, r = int(rng.integers(2, 20)), int(rng.integers(2, 20)), int(rng.integers(1, 6))
@@ -242,10 +259,12 @@ def test_dtype_device_names(student, reference, rng, device):
         ref = probe_layer(reference, W, b, r, 2.0, x, A, B)
         for key in ("A_dtype", "B_dtype", "A_device", "B_device"):
             expect_true(got[key] == ref[key],
-                        f"lora_{key[0]} has {key[2:]} {got[key]} for a {str(dt)[6:]} base on {device}, expected "
+                        f"lora_{key[0]} has another {key[2:]} for a {str(dt)[6:]} base on {device}, expected "
                         f"{ref[key]} (create the LoRA parameters with device=base.weight.device, "
                         "dtype=base.weight.dtype)")
-        expect_equal(got["keys"], ref["keys"], name="LoRALinear.state_dict() keys")
+        if got["keys"] != ref["keys"]:
+            fail(f"LoRALinear.state_dict() does not have the keys {ref['keys']} ({len(got['keys'])} keys instead): "
+                 "keep the wrapped layer as `base` and the matrices as `lora_A` and `lora_B`")
         expect_close(got["out"], ref["out"], name=f"LoRALinear output for a {str(dt)[6:]} base")
 
 
@@ -264,7 +283,7 @@ def test_dropout_eval(student, reference, rng, device):
 # ------------------------------------------------------------------------------------------------ model-level
 
 @check("apply_lora: wrapped modules and trainable parameters match the reference on random nested models",
-       points=2)
+       points=2, core=True)
 def test_apply_random(student, reference, rng, seed, device):
     for trial in range(3):
         desc, targets, d = _random_desc(rng), _targets(rng), int(rng.integers(3, 9))
@@ -272,11 +291,12 @@ def test_apply_random(student, reference, rng, seed, device):
         args = (desc, seed % 10_000 + trial, d, targets, 2, 4.0, x, seed + trial, "apply")
         got = student.run(probe_random_model, *args)
         ref = probe_random_model(reference, *args)
-        wrong = sorted(n for n in ref["types"] if got["types"].get(n) != ref["types"][n])
-        if wrong or set(got["types"]) != set(ref["types"]):
-            n = (wrong or sorted(set(got["types"]) ^ set(ref["types"])))[0]
+        got_types, ref_types = _outer(got["types"]), _outer(ref["types"])
+        wrong = sorted(n for n in ref_types if got_types.get(n) != ref_types[n])
+        if wrong or set(got_types) != set(ref_types):
+            n = (wrong or sorted(set(got_types) ^ set(ref_types)))[0]
             fail(f"after apply_lora(model, {targets}) on a random nested model, model.{n} is a "
-                 f"{got['types'].get(n, 'missing module')}, expected {ref['types'].get(n, 'no such module')}")
+                 f"{_said(got_types.get(n, 'missing module'))}, expected {ref_types.get(n, 'no such module')}")
         extra = sorted(set(got["trainable"]) - set(ref["trainable"]))
         missing = sorted(set(ref["trainable"]) - set(got["trainable"]))
         expect_true(not extra and not missing,
@@ -286,7 +306,7 @@ def test_apply_random(student, reference, rng, seed, device):
                      inputs=f"targets {targets}, x of shape (2, {d})")
 
 
-@check("merge_lora: the merged model matches the reference's on random nested models", points=1)
+@check("merge_lora: the merged model matches the reference's on random nested models", points=1, core=True)
 def test_merge_lora_random(student, reference, rng, seed, device):
     for trial in range(2):
         desc, targets, d = _random_desc(rng), _targets(rng), int(rng.integers(3, 9))
@@ -301,7 +321,7 @@ def test_merge_lora_random(student, reference, rng, seed, device):
         expect_close(got["merged_out"], ref["merged_out"], name="merged model output")
 
 
-@check("lora_state_dict: keys and tensors match the reference on random nested models", points=1)
+@check("lora_state_dict: keys and tensors match the reference on random nested models", points=1, core=True)
 def test_state_dict_random(student, reference, rng, seed, device):
     for trial in range(2):
         desc, targets, d = _random_desc(rng), _targets(rng), int(rng.integers(3, 9))
@@ -312,7 +332,7 @@ def test_state_dict_random(student, reference, rng, seed, device):
         expect_close(got["state"], ref["state"], name="lora_state_dict(model)", inputs=f"targets {targets}")
 
 
-@check("count_trainable_parameters: matches the reference on random models with frozen parts", points=1)
+@check("count_trainable_parameters: matches the reference on random models with frozen parts", points=1, core=True)
 def test_count_random(student, reference, rng, seed, device):
     for trial in range(3):
         desc, d = _random_desc(rng), int(rng.integers(3, 9))

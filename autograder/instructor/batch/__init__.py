@@ -1,8 +1,10 @@
 """Grade a whole class: `dlcourse grade-batch`.
 
-Layout of a class: `SUBMISSIONS/<student>/` (a folder holding `<slug>.py`, possibly one level deeper) or
-`SUBMISSIONS/<student>.zip`. Outputs: `OUT/<student>/results.json` (Gradescope's format, written atomically as
-each student finishes), `OUT/grades.csv` and the class report `OUT/report.html`.
+Layout of a class: `SUBMISSIONS/<student>/` (a folder holding `<slug>.py`, or only the notebook `<slug>.ipynb`,
+possibly deeper) or `SUBMISSIONS/<student>.zip`; symbolic links are never followed (each one skipped is reported).
+Outputs: `OUT/batch.json` (the batch: assignment, selection, checks version, its one seed), `OUT/<student>/
+results.json` (Gradescope's format, written atomically as each student finishes), `OUT/grades.csv`, the LMS
+gradebooks `OUT/canvas.csv` and `OUT/moodle.csv`, and the class report `OUT/report.html`.
 
 One module per job:
 
@@ -12,10 +14,13 @@ One module per job:
 | `discovery.py` | finding the class: one submission per folder or zip, safe unpacking, locating the module |
 | `resume.py` | which results are finished already (same assignment, checks and submission bytes) |
 | `runner.py` | the fork server, one child process per student, wall-clock caps, killing a process tree |
+| `manifest.py` | OUT/batch.json: one seed per batch, and refusing an OUT that holds another batch |
 | `results.py` | each student's results.json and OUT/grades.csv |
+| `lms.py` | OUT/canvas.csv and OUT/moodle.csv |
 | `classreport.py` | OUT/report.html |
-| `grade.py` | `grade_batch` and its `BatchOptions` |
-| `commands.py` | the `grade-batch` command |
+| `grade.py` | `grade_batch`, its `BatchOptions` and shards (`--shard I/N`) |
+| `merge.py` | `dlcourse merge`: the shards of one batch combined |
+| `commands.py` | the `grade-batch` and `merge` commands |
 
 Isolation between students: each submission is graded in its own child process, and the sandbox is told to hide
 the submissions folder and the output folder, so a submission cannot read another student's code or grades.

@@ -7,7 +7,7 @@ from pathlib import Path
 
 DEFAULT_SUBMISSION_TIMEOUT = 900.0  # seconds of wall clock for one student's whole grading
 KILL_GRACE = 3.0  # seconds between asking a child to stop (SIGTERM) and killing it
-RESERVED_NAMES = ("grades.csv", "report.html")  # batch outputs: no student folder may take their place
+RESERVED_NAMES = ("grades.csv", "report.html", "batch.json", "canvas.csv", "moodle.csv")  # batch outputs: no student folder may take their place
 
 STATUS_GRADED = "graded"  # grading ran; the score is the verdict on the code
 STATUS_ERROR = "error"  # grading could not run (no module file, bad zip...): score 0 with the reason
@@ -67,6 +67,12 @@ class BatchResult:
     report_html: Path | None = None
     elapsed: float = 0.0  # the whole call
     grading_time: float = 0.0  # from the first child started to the last one finished (no setup, no outputs)
+    seed: int = 0  # the one seed every student of the batch is graded with (OUT/batch.json)
+    isolation: str = "namespaces"  # the sandbox level required (process only with allow_weak_isolation)
+    shard: str | None = None  # "I/N" when this run graded one shard of the class
+    not_submissions: list[tuple[str, str]] = field(default_factory=list)  # entries left out: (name, why)
+    set_aside: Path | None = None  # where --force moved the old results
+    lms_csv: list[Path] = field(default_factory=list)  # OUT/canvas.csv, OUT/moodle.csv
 
     def by_student(self) -> dict[str, StudentOutcome]:
         return {o.student: o for o in self.outcomes}

@@ -38,8 +38,10 @@ def expected_checks(slug: str, select: list[str] | None = None) -> list[CheckSpe
         raise BatchError(str(exc)) from None
 
 
-def is_finished(results_path: Path, slug: str, checks: list[CheckSpec], digest: str | None = None) -> bool:
-    """True when `results_path` holds a complete result of this assignment, these checks and this submission."""
+def is_finished(results_path: Path, slug: str, checks: list[CheckSpec], digest: str | None = None,
+                seed: int | None = None) -> bool:
+    """True when `results_path` holds a complete result of this assignment, these checks and this submission
+    (graded with `seed`, when given)."""
     data = read_results(results_path)
     if data is None:
         return False
@@ -50,4 +52,6 @@ def is_finished(results_path: Path, slug: str, checks: list[CheckSpec], digest: 
         return False
     if [t["name"] for t in data["tests"]] != [c.name for c in checks]:
         return False  # graded with another selection of checks: stale
+    if seed is not None and batch.get("seed", extra.get("seed")) != seed:
+        return False  # graded with another seed: not this batch's grade
     return digest is None or batch.get("submission_sha256") == digest

@@ -57,6 +57,7 @@ class _Job:
     checks: list[tuple[str, str, float]]
     digest: str
     token: str
+    allow_weak_isolation: bool = False
 
 
 _LIVE_SANDBOXES: list = []
@@ -125,8 +126,7 @@ def _child_main(job: _Job) -> None:
     from ...grading import GradingError, grade
 
     checks = [CheckSpec(*c) for c in job.checks]
-    meta = {"student": job.student, "status": STATUS_GRADED, "message": "", "submission_sha256": job.digest,
-            "select": job.select, "token": job.token}
+    meta = _meta(job, STATUS_GRADED, "")
     t0 = time.monotonic()
     try:
         try:
@@ -136,12 +136,15 @@ def _child_main(job: _Job) -> None:
                 folder = Path(job.submission)
             module = locate_module(folder, f"{job.slug}.py")
             report = grade(job.slug, module, mode="grade", seed=job.seed, device=job.device, select=job.select,
-                           limits=Limits(**job.limits), extra_hidden=[Path(p) for p in job.hidden])
+                           limits=Limits(**job.limits), extra_hidden=[Path(p) for p in job.hidden],
+                           allow_weak_isolation=job.allow_weak_isolation)
+            if module.suffix == ".ipynb":
+                meta["source"] = "notebook"
         except (SubmissionRejected, GradingError) as exc:
             reason = f"this submission could not be graded: {exc}"
             meta.update(status=STATUS_ERROR, message=reason)
             report = failed_report(job.slug, job.title, checks, reason, device=job.device,
-                                   submission=job.submission)
+                                   submission=job.submission, seed=job.seed or 0)
             report.execution_time = time.monotonic() - t0
         except Exception as exc:  # a failure of the grader on this submission: recorded, never fatal to the batch
             import traceback
@@ -150,13 +153,20 @@ def _child_main(job: _Job) -> None:
             reason = f"the grader failed on this submission ({type(exc).__name__}: {exc}); ask the course staff"
             meta.update(status=STATUS_CRASHED, message=reason)
             report = failed_report(job.slug, job.title, checks, reason, device=job.device,
-                                   submission=job.submission)
+                                   submission=job.submission, seed=job.seed or 0)
             report.execution_time = time.monotonic() - t0
         write_atomic(Path(job.results_path), results_document(report, meta))
     finally:
         shutil.rmtree(job.unpack_dir, ignore_errors=True)
         sys.stdout.flush()
         sys.stderr.flush()
+
+
+def _meta(job: _Job, status: str, message: str) -> dict:
+    """The batch's own record in a student's results.json (extra_data.batch)."""
+    return {"student": job.student, "status": status, "message": message, "submission_sha256": job.digest,
+            "select": job.select, "token": job.token, "seed": job.seed,
+            "allow_weak_isolation": job.allow_weak_isolation}
 
 
 # -- the parent: scheduling, time limits, outputs --------------------------------------------------------------
@@ -354,10 +364,10 @@ def _finish(r: _Running, timed_out: bool, wall: float, submission_timeout: float
             status = STATUS_CRASHED
             reason = (f"the grading process of this submission died ({describe_exit(r.proc.exitcode)}): every "
                       "check is counted as failed")
-        report = failed_report(job.slug, job.title, checks, reason, device=job.device, submission=job.submission)
+        report = failed_report(job.slug, job.title, checks, reason, device=job.device, submission=job.submission,
+                               seed=job.seed or 0)
         report.execution_time = wall
-        meta = {"student": job.student, "status": status, "message": reason, "submission_sha256": job.digest,
-                "select": job.select, "token": job.token}
+        meta = _meta(job, status, reason)
         write_atomic(path, results_document(report, meta))
         data = read_results(path)
         batch = data["extra_data"]["batch"]

@@ -83,7 +83,9 @@ def test_grades_csv_has_one_row_per_student_and_one_column_per_check(graded_clas
     subs, out, result, _ = graded_class
     header, rows = _rows(out)
     names = [c.name for c in B.expected_checks(SLUG, SELECT)]
-    assert header == ["student", "score", "max_score", *names]
+    assert header == ["student", "status", "score", "max_score", "seed", "isolation", *names]
+    assert {r["seed"] for r in rows.values()} == {str(result.seed)}  # one seed for the whole batch
+    assert rows["dave"]["status"] == "graded" and rows["frank"]["status"] == "error"
     assert len(names) == 4 and all(n.startswith("relu_") for n in names)
     assert {s: float(r["score"]) for s, r in rows.items()} == EXPECTED
     assert all(float(r["max_score"]) == 4 for r in rows.values())
@@ -126,8 +128,9 @@ def test_class_report_is_written(graded_class):
     text = (out / "report.html").read_text()
     assert result.report_html == out / "report.html"
     for student in EXPECTED:
-        assert f"<td>{student}</td>" in text
+        assert f">{student}</a></td>" in text and f"<h3>{student}: " in text  # a row, linked to a section
     assert "no backprop.py in the submission" in text
+    assert f"seed: <b>{result.seed}</b>" in text
 
 
 @pytest.mark.slow
@@ -158,48 +161,44 @@ def test_resume_skips_finished_students_and_redoes_what_changed(graded_class):
     assert _token(out, "carol") != tokens["carol"]
     assert all(_token(out, s) == tokens[s] for s in EXPECTED if s != "carol")
     assert set(_rows(out)[1]) == set(EXPECTED)  # grades.csv still lists the whole class
+    # The regrade reused the batch's seed: the same code got the same grade.
+    carol = json.loads((out / "carol" / "results.json").read_text())
+    assert carol["extra_data"]["seed"] == first.seed == one.seed and carol["score"] == EXPECTED["carol"]
 
     with pytest.raises(B.BatchError, match="no submission named zoe"):
         B.grade_batch(SLUG, subs, out, select=SELECT, students=["zoe"], progress=False)
 
 
-def _spy(paths: list[Path]) -> str:
-    """The reference, except that relu_forward turns wrong when any of `paths` can be read from the sandbox."""
-    probe = (f"import os as _os\n_SEEN = []\nfor _p in {tuple(str(p) for p in paths)!r}:\n    try:\n"
+def _spy(paths: list[str]) -> str:
+    """The reference, except that relu_forward turns wrong when any of `paths` can be read from the sandbox
+    (a path may be the expression `__file__`: the module's own file, which the sandbox must let it read)."""
+    listed = "(" + ", ".join(p if p == "__file__" else repr(p) for p in paths) + ",)"
+    probe = (f"import os as _os\n_SEEN = []\nfor _p in {listed}:\n    try:\n"
              "        if (open(_p).read() if _os.path.isfile(_p) else _os.listdir(_p)):\n"
              "            _SEEN.append(_p)\n    except OSError:\n        pass\n")
     return mutate(_at_import(probe), "return np.maximum(x, 0.0), x", "return np.maximum(x, 0.0) + len(_SEEN), x")
 
 
 @pytest.mark.slow
-def test_a_submission_cannot_read_the_class_or_the_outputs():
-    """The class lives in the home folder here, which the sandbox shows read-only (pytest's /tmp is private to
-    the sandbox anyway): the batch must hide the submissions and the outputs on top of the engine's secrets."""
-    import shutil
-    import tempfile
-
-    try:
-        root = Path(tempfile.mkdtemp(prefix=".dlcourse-test-batch-", dir=Path.home()))
-    except OSError as exc:
-        pytest.skip(f"cannot write in the home folder: {exc}")
-    try:
-        subs, out, decoy = root / "subs", root / "out", root / "decoy"
-        write_submission(subs, SLUG, _ref(), "alice")
-        write_submission(decoy, SLUG, _ref(), "elsewhere")
-        # Same code; the control looks at a folder the batch does not hide, to show the spy does see.
-        write_submission(subs, SLUG, _spy([subs / "alice" / "backprop.py", subs, out]), "mallory")
-        write_submission(subs, SLUG, _spy([decoy / "elsewhere" / "backprop.py"]), "control")
-        (out / "alice").mkdir(parents=True)
-        (out / "alice" / "notes.txt").write_text("an earlier output")
-        result = B.grade_batch(SLUG, subs, out, workers=2, select=["relu_forward"], limits=LIMITS, progress=False)
-        by = result.by_student()
-        data = json.loads((out / "mallory" / "results.json").read_text())
-        if not data["extra_data"]["isolation"].startswith("namespaces"):
-            pytest.skip(f"no namespace isolation on this machine ({data['extra_data']['isolation']})")
-        assert by["control"].score == 0, "the spy saw nothing it was allowed to see: the test proves nothing"
-        assert by["mallory"].score == by["mallory"].max_score == 2
-    finally:
-        shutil.rmtree(root, ignore_errors=True)
+def test_a_submission_cannot_read_the_class_or_the_outputs(tmp_path):
+    """The spy tries the other students' code, the class folder, the output folder and a result already written;
+    the control runs the same probe on a file the sandbox must show it (its own module), to prove the probe can
+    see: it loses its relu_forward points, while the spy, seeing nothing of the batch, keeps them."""
+    subs, out = tmp_path / "subs", tmp_path / "out"
+    write_submission(subs, SLUG, _ref(), "alice")
+    first = B.grade_batch(SLUG, subs, out, workers=1, select=["relu_forward"], limits=LIMITS, progress=False)
+    assert first.by_student()["alice"].score == 2
+    targets = [str(subs / "alice" / "backprop.py"), str(subs), str(out), str(out / "alice" / "results.json"),
+               str(out / "grades.csv")]
+    write_submission(subs, SLUG, _spy(targets), "mallory")
+    write_submission(subs, SLUG, _spy(["__file__"]), "control")
+    result = B.grade_batch(SLUG, subs, out, workers=2, select=["relu_forward"], limits=LIMITS, progress=False)
+    by = result.by_student()
+    data = json.loads((out / "mallory" / "results.json").read_text())
+    if not data["extra_data"]["isolation"].startswith("namespaces"):
+        pytest.skip(f"no namespace isolation on this machine ({data['extra_data']['isolation']})")
+    assert by["control"].score == 0, "the probe could not even read its own module: the test proves nothing"
+    assert by["mallory"].score == by["mallory"].max_score == 2
 
 
 @pytest.mark.slow
@@ -324,6 +323,37 @@ def test_discover_and_locate(tmp_path):
     with pytest.raises(B.SubmissionRejected, match="symbolic link"):
         B.locate_module(subs / "alice", "backprop.py")
 
+    # A folder holding only the notebook: the notebook is the submission.
+    (subs / "nina").mkdir()
+    (subs / "nina" / "work").mkdir()
+    (subs / "nina" / "work" / "backprop.ipynb").write_text("{}")
+    assert B.locate_module(subs / "nina", "backprop.py") == subs / "nina" / "work" / "backprop.ipynb"
+    (subs / "nina" / "backprop.py").write_text("x = 1\n")  # the module wins over the notebook
+    assert B.locate_module(subs / "nina", "backprop.py") == subs / "nina" / "backprop.py"
+
+
+def test_symlinks_in_the_class_are_never_followed_and_each_skip_is_reported(tmp_path):
+    from autograder.paths import SOLUTIONS
+
+    subs = tmp_path / "subs"
+    (subs / "alice").mkdir(parents=True)
+    (subs / "alice" / "backprop.py").write_text("x = 1\n")
+    (subs / "solutions").symlink_to(SOLUTIONS / SLUG)  # would score full marks if followed
+    (subs / "ghost").symlink_to(tmp_path / "nowhere")
+    (subs / "alias").symlink_to(subs / "alice")
+    (subs / "notes.txt").write_text("not a submission")
+    (subs / "bob" / "deep").mkdir(parents=True)
+    (subs / "bob" / "deep" / "ref").symlink_to(SOLUTIONS / SLUG)  # a link inside a student's folder
+    skipped: list = []
+    found = B.discover(subs, None, skipped)
+    assert [s.student for s in found] == ["alice", "bob"]
+    why = dict(skipped)
+    assert set(why) == {"solutions", "ghost", "alias", "notes.txt"}
+    assert "outside the submissions folder" in why["solutions"] and "dangling" in why["ghost"]
+    assert "not graded twice" in why["alias"]
+    with pytest.raises(B.SubmissionRejected, match="no backprop.py"):
+        B.locate_module(subs / "bob", "backprop.py")
+
 
 def test_a_dead_grading_process_still_leaves_a_result(tmp_path):
     """The parent's side when a child dies without writing anything: every check failed, with the exit status."""
@@ -348,5 +378,6 @@ def test_a_dead_grading_process_still_leaves_a_result(tmp_path):
     (tmp_path / "out" / formula).mkdir()
     (tmp_path / "out" / formula / "results.json").write_text(Path(job.results_path).read_text())
     path = B.write_grades_csv(tmp_path / "out", ["zed", formula, "nobody"], checks)
-    assert path.read_text().splitlines() == ["student,score,max_score,relu_forward: a,relu_backward: b",
-                                             "zed,0,3,0,0", "'=HYPERLINK(1),0,3,0,0"]
+    assert path.read_text().splitlines() == [
+        "student,status,score,max_score,seed,isolation,relu_forward: a,relu_backward: b",
+        "zed,crashed,0,3,0,not started,0,0", "'=HYPERLINK(1),crashed,0,3,0,not started,0,0"]

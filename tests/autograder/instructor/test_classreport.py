@@ -44,8 +44,9 @@ def class_dir(tmp_path) -> Path:
     _write(out, "alice", [True, True, True], ["", "", ""])
     _write(out, "bob", [True, False, False],
            ["", "relu_backward: max abs error 0.0312 at (3, 1)\nmore detail",
-            "dW wrong: max abs error 1.5e-02 at (0, 2)"])
-    _write(out, "carol", [True, True, False], ["", "", "dW wrong: max abs error 0.75 at (4, 4)\n  traceback..."])
+            "dW wrong: max abs error 1.5e-02 at (0, 2)\n  This matches a known mistake: db averaged over the batch."])
+    _write(out, "carol", [True, True, False], ["", "", "dW wrong: max abs error 0.75 at (4, 4)\n  traceback...\n"
+                                                "  This matches a known mistake: db averaged over the batch."])
     _write(out, EVIL, [False, False, False], [f"importing your module raised NameError: {EVIL}"] * 3)
     _write(out, "dave", [False, False, False], ["grading this submission took longer than 900 s (timed out)"] * 3,
            status="timeout")
@@ -104,42 +105,59 @@ def test_report_counts_scores_pass_rates_and_failures(class_dir):
     text = path.read_text()
     page = _parse(text)
 
-    # Histogram: 5 students, alice at 100% (last bin), carol 2/4 = 50%, bob 1/4 = 25%, two at 0%.
+    # Histogram of the 4 graded students (dave timed out: apart, not counted): alice 100%, carol 50%, bob 25%,
+    # EVIL 0%.
     bars = page.find("rect", **{"class": "bar"})
     assert len(bars) == 10
-    counts = [int(b["data-count"]) for b in bars]
-    assert counts == [2, 0, 1, 0, 0, 1, 0, 0, 0, 1]
+    assert [int(b["data-count"]) for b in bars] == [1, 0, 1, 0, 0, 1, 0, 0, 0, 1]
     assert page.find("svg", id="histogram")
+    # Statistics of the graded students: scores 4, 1, 2, 0 of 4.
+    stats = {a["data-stat"]: a for a in page.find("td") if "data-stat" in a}
+    assert set(stats) == {"mean", "median", "std", "min", "max"}
+    row = page.rows["stats"][0]
+    assert row.startswith("4 1.75 (43.8%) 1.50 (37.5%) 1.48 (37.0%) 0.00 (0.0%) 4.00 (100.0%) 1"), row
 
-    # One row per check, with its pass count.
+    # One row per check, with its pass count over the graded students; one per function.
     checks = page.rows["check"]
     assert len(checks) == 3
-    assert "relu_forward: max(0, x) public 1 3/5 60%" in checks[0]
-    assert "relu_backward: gradient agrees with autograd public 1 2/5 40%" in checks[1]
-    assert "linear_backward: dW matches the reference hidden 2 1/5 20%" in checks[2]
+    assert "relu_forward: max(0, x) public 1 3/4 75%" in checks[0]
+    assert "relu_backward: gradient agrees with autograd public 1 2/4 50%" in checks[1]
+    assert "linear_backward: dW matches the reference hidden 2 1/4 25%" in checks[2]
+    targets = {r.split()[0]: r for r in page.rows["target"]}
+    assert set(targets) == {"relu_forward", "relu_backward", "linear_backward"}
+    assert targets["linear_backward"].endswith("25% 1/4")
 
-    # Failures: the two dW mistakes (different numbers) are one group of 2 students.
+    # Failures, by check and message, with who failed: the two dW mistakes (different numbers) are one group.
     failures = page.rows["failure"]
     dw = [r for r in failures if "dW wrong: max abs error # at (#, #)" in r]
-    assert len(dw) == 1 and dw[0].startswith("2 "), failures
-    timeout = [r for r in failures if "timed out" in r]
-    assert timeout and timeout[0].startswith("1 ")
-    # The student who timed out is listed among the submissions that could not be graded.
+    assert len(dw) == 1 and dw[0].startswith("2 linear_backward") and "bob" in dw[0] and "carol" in dw[0]
+    assert not [r for r in failures if "timed out" in r]  # the ungradable are not failures of the code
+    # The named mistake, its count and who made it.
+    (mistake,) = page.rows["mistake"]
+    assert mistake.startswith("2 db averaged over the batch linear_backward") and "bob" in mistake
+    # The student who timed out is listed apart, with the reason.
     assert any(r.startswith("dave timeout") for r in page.rows["trouble"])
+    assert "1 could not be graded (not in the statistics)" in text
+    # Every student has a section, linked from the students' table (and from the groups).
+    anchors = {a["href"][1:] for a in page.find("a") if a.get("href", "").startswith("#s-")}
+    sections = {a["id"] for a in page.find("section")}
+    assert len(sections) == 5 and anchors == sections
+    assert len(page.rows["verdict"]) == 15
 
 
 def test_student_text_is_escaped_and_nothing_is_loaded(class_dir):
     text = write_class_report(class_dir, slug="backprop", title="Backpropagation", checks=CHECKS).read_text()
     page = _parse(text)
-    assert not page.find("script") and not page.find("img")
+    assert len(page.find("script")) == 1 and not page.find("img")  # the page's own sorting script only
     assert "<script>document" not in text
     assert html.escape(EVIL) in text  # shown as text (name and message)
-    # Self-contained: no external stylesheet, image, script or link, and a policy that forbids loading any.
-    assert not page.find("link")
+    # Self-contained: no external stylesheet, image, script or link, and a policy that forbids loading any and
+    # allows the one inline script by its hash.
+    assert not page.find("link") and not [s for s in page.find("script") if s.get("src")]
     assert "http://" not in text.replace('xmlns="http://www.w3.org/2000/svg"', "")
     assert "https://" not in text
     csp = page.find("meta", **{"http-equiv": "Content-Security-Policy"})
-    assert csp and "default-src 'none'" in csp[0]["content"]
+    assert csp and "default-src 'none'" in csp[0]["content"] and "script-src 'sha256-" in csp[0]["content"]
 
 
 def test_empty_class_renders():
@@ -149,7 +167,7 @@ def test_empty_class_renders():
         text = write_class_report(Path(tmp), slug="backprop", title="B", checks=CHECKS).read_text()
     page = _parse(text)
     assert [int(b["data-count"]) for b in page.find("rect", **{"class": "bar"})] == [0] * 10
-    assert page.find("p", id="no-failures")
+    assert page.find("p", id="no-failures") and page.find("p", id="no-stats")
 
 
 def _chromium() -> str | None:
@@ -182,9 +200,17 @@ def test_report_renders_in_headless_chromium(class_dir, tmp_path):
     assert len(page.find("rect", **{"class": "bar"})) == 10
     assert len(page.rows["check"]) == 3
     assert any("dW wrong: max abs error # at (#, #)" in r for r in page.rows["failure"])
-    assert not page.find("script") and not page.find("img")
+    assert len(page.find("script")) == 1 and not page.find("img")
     assert any("<script>document.title" in r for r in page.rows["student"])  # as text, not as an element
     assert "<title>backprop: class report</title>" in dom  # the injected script never ran
+    assert [r.split()[0] for r in page.rows["student"]] == ["<script>document.title=\"pwned\"<img", "alice", "bob",
+                                                            "carol", "dave"]
+
+    # The page's own script runs (the policy allows it by its hash): sorted by score, highest first.
+    sorted_dom = _run_chromium(binary, tmp_path, "--dump-dom", path.as_uri() + "?sort=percent&dir=desc").stdout
+    order = [r.split()[0] for r in _parse(sorted_dom).rows["student"]]
+    assert order[:3] == ["alice", "carol", "bob"], order
+    assert 'data-dir="desc"' in sorted_dom
 
     # And the histogram is drawn: the bars' colour is on the screenshot.
     shot = tmp_path / "shot.png"

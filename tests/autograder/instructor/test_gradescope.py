@@ -126,11 +126,22 @@ def test_the_zip_holds_the_scripts_the_reference_and_the_hidden_checks(tmp_path)
     others = [n for n in infos if n.startswith("course/solutions/") and not n.startswith("course/solutions/backprop/")]
     assert others == [] and not any(n.endswith("bugs.py") for n in infos)
     assert config["assignment"] == SLUG and config["select"] is None
+    assert config["isolation"] == "namespaces" and isinstance(config["seed"], int)  # one seed for every submission
     _unpack(zpath, tmp_path / "ag")
     for name in ("setup.sh", "run_autograder"):
         assert subprocess.run(["bash", "-n", str(tmp_path / "ag" / "source" / name)]).returncode == 0
     setup = (tmp_path / "ag" / "source" / "setup.sh").read_text()
     assert "pip install" in setup and '-e "$SOURCE/course"' in setup
+    # PEP 668: pip never runs on the base Python, only in the autograder's own virtual environment.
+    assert '"$BASE" -m venv "$VENV"' in setup and '"$VENV/bin/python" -m pip install' in setup
+    assert '"$BASE" -m pip' not in setup and "--break-system-packages" not in setup
+    run = (tmp_path / "ag" / "source" / "run_autograder").read_text()
+    assert 'PYTHON="${DLCOURSE_PYTHON:-$VENV/bin/python}"' in run and 'results/stdout' in run
+    # Nothing overwritten: the same --out again is refused; --force keeps the old zip aside.
+    again = CliRunner().invoke(main, ["export", "gradescope", SLUG, "--out", str(zpath)])
+    assert again.exit_code == 2 and "--force" in again.output
+    forced = CliRunner().invoke(main, ["export", "gradescope", SLUG, "--out", str(zpath), "--force"])
+    assert forced.exit_code == 0 and len(list(tmp_path.glob(f"{zpath.name}.old-*"))) == 1
 
 
 def test_reference_gets_full_marks_through_run_autograder(tmp_path, ag_root):
@@ -144,9 +155,11 @@ def test_reference_gets_full_marks_through_run_autograder(tmp_path, ag_root):
     assert len(data["tests"]) > 20
     extra = data["extra_data"]
     assert Path(extra["engine"]).resolve() == (ag_root / "source" / "course" / "autograder").resolve()
-    if _drop_mode() in ("drop", "unshare"):
-        assert extra["sandbox_user"]["uid"] != 0
-        assert f"your code ran as user {extra['sandbox_user']['name']}" in data["output"]
+    # The strong level, with the seed of the export; the run's log is in results/stdout.
+    config = json.loads((ag_root / "source" / "course" / "dlcourse-gradescope.json").read_text())
+    assert extra["isolation"] == "namespaces" and extra["seed"] == config["seed"]
+    log = (ag_root / "results" / "stdout").read_text()
+    assert "dlcourse: grading" in log and f"seed {config['seed']}" in log and "points" in log
 
 
 def test_skeleton_scores_zero_in_a_nested_upload(tmp_path, ag_root):
@@ -168,7 +181,7 @@ def test_a_missing_file_is_explained_to_the_student(tmp_path, ag_root):
     data, proc = run_autograder(ag_root)
     assert proc.returncode == 0
     assert data["score"] == 0 and data["tests"] == []
-    assert "No backprop.py was found" in data["output"] and "backprop_final.py" in data["output"]
+    assert "No backprop.py (or backprop.ipynb) was found" in data["output"] and "backprop_final.py" in data["output"]
 
 
 SPY = '''
@@ -188,9 +201,59 @@ except OSError:
 open({spy!r}, "w").write("\\n".join(notes))
 '''
 
+# The same spy for the namespace level, where nothing of /autograder exists inside the sandbox (not even a folder
+# to write notes to): what it manages turns relu_forward wrong. Root counts as a success of the spy.
+SPY_NS = '''
+import os as _os
+_SEEN = [1] if _os.getuid() == 0 or _os.geteuid() == 0 else []
+for _p in {paths}:
+    try:
+        if open(_p).read():
+            _SEEN.append(_p)
+    except OSError:
+        pass
+try:
+    open({results!r}, "w").write('{{"score": 1000}}')
+    _SEEN.append("results")
+except OSError:
+    pass
+'''
+
+
+def _spied(spy: str, reference: str) -> str:
+    """The reference with `spy` run first thing at import (after its `from __future__` line) and relu_forward
+    off by the number of things the spy achieved."""
+    future = "from __future__ import annotations\n"
+    source = reference.replace(future, future + spy, 1) if future in reference else spy + reference
+    return source.replace("return np.maximum(x, 0.0), x", "return np.maximum(x, 0.0) + len(_SEEN), x")
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="run_autograder runs as root on Gradescope")
+def test_as_root_the_submission_runs_unprivileged_in_the_namespace_sandbox(tmp_path, ag_root):
+    """The default level: no launcher, the sandbox itself drops root after building its file system. The spy
+    (reading the reference, the hidden checks, writing results.json, or being root) keeps its points only when it
+    achieved nothing; the control reads its own module, which the sandbox shows, and so loses them."""
+    _unpack(_export(tmp_path, "--only", "relu_forward"), ag_root)
+    course = ag_root / "source" / "course"
+    secrets = [str(course / "solutions" / SLUG / "backprop.py"),
+               str(course / "autograder" / "checks" / SLUG / "test_hidden.py")]
+    reference = specs.load(SLUG).reference.read_text()
+    results = str(ag_root / "results" / "results.json")
+    scores = {}
+    for name, paths in (("spy", repr(tuple(secrets))), ("control", "(__file__,)")):
+        (ag_root / "submission" / "backprop.py").write_text(
+            _spied(SPY_NS.format(paths=paths, results=results), reference))
+        data, proc = run_autograder(ag_root)
+        assert proc.returncode == 0, proc.stderr[-3000:]
+        assert data["extra_data"]["isolation"] == "namespaces", data["output"]
+        scores[name] = data["score"]
+    assert scores["control"] == 0, "the probe could not read its own module: the test proves nothing"
+    assert scores["spy"] == 2, "the submission read a secret, wrote the results or ran as root"
+
 
 @pytest.mark.skipif(os.geteuid() != 0, reason="the privilege drop happens only when run_autograder runs as root")
-def test_as_root_the_submission_runs_unprivileged(tmp_path, ag_root):
+def test_as_root_at_the_process_level_chosen_explicitly_the_submission_runs_unprivileged(tmp_path, ag_root):
+    """DLCOURSE_GRADESCOPE_ISOLATION=process: the explicit, documented weak choice; the launcher drops root."""
     if _drop_mode() not in ("drop", "unshare"):
         pytest.skip("no unprivileged account can reach this Python here")
     _unpack(_export(tmp_path, "--only", "relu_forward"), ag_root)
@@ -233,7 +296,62 @@ def test_the_output_file_cannot_be_turned_into_a_window_on_the_reference(tmp_pat
     (ag_root / "submission" / "backprop.py").write_text(evil)
     data, proc = run_autograder(ag_root)
     assert proc.returncode == 0, proc.stderr[-3000:]
-    (test,) = data["tests"]
+    test = next(t for t in data["tests"] if t["name"].startswith("sigmoid_forward: matches the logistic"))
     assert test["status"] == "failed" and "boom" in test["output"]
     text = json.dumps(data)
     assert "BEGIN SOLUTION" not in text and "np.maximum(x, 0.0)" not in text
+
+
+def test_a_notebook_submission_is_graded(tmp_path, ag_root):
+    import nbformat
+
+    _unpack(_export(tmp_path, "--only", "relu_forward"), ag_root)
+    reference = specs.load(SLUG).reference.read_text()
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("%load_ext autoreload\n%autoreload 2"),
+                                         nbformat.v4.new_code_cell(reference)])
+    nbformat.write(nb, str(ag_root / "submission" / f"{SLUG}.ipynb"))
+    data, proc = run_autograder(ag_root)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert data["score"] == data["max_score"] == 2
+    assert "from the notebook backprop.ipynb" in data["output"]
+
+
+def test_setup_builds_its_own_venv_and_run_autograder_uses_it(tmp_path, ag_root):
+    """setup.sh as on a Debian 12 image, as far as this machine allows: the course is installed into a virtual
+    environment of its own (offline here: no dependencies are fetched, the project's own are made visible to it
+    with a .pth file), never into the base Python; run_autograder then grades with that environment by default."""
+    _unpack(_export(tmp_path, "--only", "relu_forward"), ag_root)
+    venv = ag_root / "dlcourse-venv"
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTHON", "PYTEST", "DLCOURSE", "VIRTUAL_ENV"))}
+    env.update(DLCOURSE_AUTOGRADER_ROOT=str(ag_root), DLCOURSE_BASE_PYTHON=sys.executable,
+               DLCOURSE_PIP_OPTIONS="--no-index --no-deps --no-build-isolation --quiet",
+               PATH=f"{tmp_path / 'bin'}:{env.get('PATH', '')}")
+    (tmp_path / "bin").mkdir()
+    import site
+
+    deps = [p for p in site.getsitepackages() if Path(p).is_dir()]
+    # No network here: the venv gets the project's dependencies through a .pth file before the install runs.
+    hook = tmp_path / "bin" / "useradd"
+    hook.write_text("#!/bin/sh\nexit 0\n")
+    hook.chmod(0o755)
+    script = ag_root / "source" / "setup.sh"
+    purelib = "$(\"$VENV/bin/python\" -c \"import sysconfig; print(sysconfig.get_path('purelib'))\")"
+    pth = "".join(f'echo {d} > "{purelib}/deps.pth"\n' for d in deps[:1])
+    # ensurepip's setuptools may be older than pyproject.toml asks for: use the project's (through the .pth).
+    pth += '"$VENV/bin/python" -m pip uninstall -y -q setuptools\n'
+    text = script.read_text().replace('chmod -R a+rX "$VENV"\n', 'chmod -R a+rX "$VENV"\n' + pth, 1)
+    script.write_text(text)
+    proc = subprocess.run(["bash", str(script)], env=env, capture_output=True, text=True, timeout=600)
+    if proc.returncode != 0 and "setuptools" in proc.stderr:
+        pytest.skip("no setuptools for an offline editable install here")
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-3000:]
+    assert (venv / "bin" / "python").exists() and "installed into" in proc.stdout
+    shutil.copy(specs.load(SLUG).reference, ag_root / "submission" / "backprop.py")
+    env.pop("DLCOURSE_BASE_PYTHON")
+    run = subprocess.run(["bash", str(ag_root / "source" / "run_autograder")], env=env, capture_output=True,
+                         text=True, timeout=540, cwd="/")
+    assert run.returncode == 0, run.stdout[-2000:] + run.stderr[-2000:]
+    data = json.loads((ag_root / "results" / "results.json").read_text())
+    assert data["score"] == data["max_score"] == 2, data["output"]
+    log = (ag_root / "results" / "stdout").read_text()
+    assert f"python {venv}/bin/python" in log  # the venv's own interpreter, not the base one it links to

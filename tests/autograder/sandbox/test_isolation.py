@@ -165,10 +165,13 @@ def test_the_submission_runs_unprivileged_in_a_sealed_root(tmp_path, way):
     assert set(seen["dev"]) <= {"null", "zero", "full", "random", "urandom", "fd", "stdin", "stdout", "stderr",
                                 "shm"}
     assert seen["pids"][0] == 1 and len(seen["pids"]) <= 3
-    # Only its own two pipes, /dev/null as stdin and the output file: no other descriptor of the grader.
+    # Only its own two pipes, /dev/null as stdin, the output file (stdout, stderr) and the file its stack is
+    # written to when a call times out (write-only): no other descriptor of the grader.
     pipes = [v for v in seen["fds"].values() if v.startswith("pipe:")]
     sockets = [v for v in seen["fds"].values() if v.startswith("socket:")]
     assert len(pipes) == 2 and not sockets, seen["fds"]
+    files = {v.rsplit("/", 1)[-1] for v in seen["fds"].values() if not v.startswith("pipe:")}
+    assert files <= {"null", "output", "stack"} and len(seen["fds"]) <= 6, seen["fds"]
 
 
 def test_the_working_folder_is_capped_and_fresh_after_a_restart(tmp_path):

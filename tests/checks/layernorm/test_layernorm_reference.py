@@ -1,11 +1,8 @@
-"""The layernorm checks accept the reference and reject the skeleton; the end-to-end premise holds.
-
-One module-scoped grade of the reference (public and hidden checks) serves the full-marks tests.
-"""
+"""layernorm specifics beyond the harness (tests/checks/test_harness.py): grading stays fast, the gradient checks
+judge in the trusted process, and the premise of the end-to-end checks holds."""
 
 import types
 
-import pytest
 import torch
 from torch import nn
 
@@ -15,33 +12,23 @@ from autograder.grading import grade, single_threaded_torch
 SLUG = "layernorm"
 
 
-@pytest.fixture(scope="module")
-def reference_report():
-    return grade(SLUG, specs.load(SLUG).reference, seed=11)
-
-
-def test_reference_gets_full_marks(reference_report):
-    assert reference_report.max_score > 0
-    assert reference_report.score == reference_report.max_score, reference_report.failed_names()
-
-
-def test_reference_covers_every_target_public_and_hidden(reference_report):
-    assert {r.target for r in reference_report.results} == set(specs.load(SLUG).targets)
-    assert {r.visibility for r in reference_report.results} == {"public", "hidden"}
-    hidden_targets = {r.target for r in reference_report.results if r.visibility == "hidden"}
-    assert hidden_targets == set(specs.load(SLUG).targets)
-
-
-def test_grading_the_reference_stays_fast(reference_report):
-    slowest = max(reference_report.results, key=lambda r: r.duration)
+def test_grading_the_reference_stays_fast():
+    report = grade(SLUG, specs.load(SLUG).reference, seed=11, select=["LayerNorm: keeps", "LayerNorm: trains"])
+    slowest = max(report.results, key=lambda r: r.duration)
     assert slowest.duration < 30, f"{slowest.name} took {slowest.duration} s"
 
 
-def test_skeleton_gets_zero():
-    report = grade(SLUG, specs.load(SLUG).skeleton, seed=3, mode="check")
-    assert report.score == 0
-    assert len(report.results) >= 15
-    assert all("not implemented yet" in r.output for r in report.results), [r.output for r in report.results][:3]
+def test_backward_checks_judge_in_the_trusted_process(tmp_path):
+    # A backward that disagrees with its own forward fails the finite-difference check, computed by the grader from
+    # forward values at perturbed inputs; a backward that calls autograd is found by reading the file here.
+    from tests.helpers import mutate, reference_source, write_submission
+
+    source = mutate(reference_source(SLUG), "dweight = (rows * x_hat.reshape(-1, D)).sum(dim=0)      # (D,)",
+                    "dweight = 1.01 * (rows * x_hat.reshape(-1, D)).sum(dim=0)      # (D,)")
+    report = grade(SLUG, write_submission(tmp_path, SLUG, source), seed=3,
+                   select=["LayerNormFunction: backward agrees"])
+    (result,) = [r for r in report.results if "finite differences" in r.name]
+    assert not result.passed and "central differences of your forward" in result.output, result.output
 
 
 def _load_public_checks():

@@ -2,8 +2,18 @@
 with a message naming the rule."""
 
 from autograder.grading import grade
-from tests.checks.lora._bugs import COUNT, MERGE, SLUG, STATE, apply_edits
-from tests.helpers import failed_targets, reference_source, write_submission
+from tests.helpers import failed_targets, mutate, reference_source, write_submission
+
+SLUG = "lora"
+STATE = "lora_state_dict:"
+COUNT = "count_trainable_parameters:"
+MERGE = "LoRALinear.merge:"
+
+
+def apply_edits(source, edits):
+    for old, new in edits:
+        source = mutate(source, old, new)
+    return source
 
 
 def test_forbidden_peft_import_fails_lora_state_dict_only(tmp_path):
@@ -30,7 +40,7 @@ def test_forbidden_parametrization_fails_lora_linear(tmp_path):
 
 
 def test_forbidden_parametrization_reached_dynamically_is_caught_at_run_time(tmp_path):
-    # getattr with a computed name hides the call from the static scan; the worker's tripwire still catches it
+    # getattr with a computed name on a torch module: a violation for the static scan (and the worker's tripwire)
     source = apply_edits(reference_source(SLUG), [(
         "        self.lora_dropout = nn.Dropout(dropout) if dropout > 0 else nn.Identity()",
         "        self.lora_dropout = nn.Dropout(dropout) if dropout > 0 else nn.Identity()\n"
@@ -38,5 +48,6 @@ def test_forbidden_parametrization_reached_dynamically_is_caught_at_run_time(tmp
     report = grade(SLUG, write_submission(tmp_path, SLUG, source), seed=2,
                    select=["LoRALinear: at initialisation", COUNT])
     assert failed_targets(report) == {"LoRALinear"}
-    (failing,) = [r for r in report.results if not r.passed]
-    assert "forbidden" in failing.output and "parametriz" in failing.output, failing.output
+    failing = [r for r in report.results if not r.passed]
+    assert failing and all(r.target == "LoRALinear" for r in failing)
+    assert all("forbidden" in r.output and "parametriz" in r.output for r in failing), [r.output for r in failing]
