@@ -197,3 +197,8 @@ def sample(model, shape, schedule, generator=None):
     """
     # TODO: draw the starting noise, then loop over the steps from the last to the first, calling p_sample.
     raise NotImplementedError("sample: not implemented yet")
+
+
+if __name__ == "__main__":
+    print("ddpm.py is checked, not run: `dlcourse check ddpm` (or `pytest -m ddpm` at the course root) "
+          "runs its public checks in the sandbox and says what is still wrong.")

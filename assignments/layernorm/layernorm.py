@@ -166,3 +166,8 @@ def batch_norm(x, running_mean, running_var, weight, bias, training, momentum=0.
     # batch mean and biased variance, update the running statistics in place under torch.no_grad() with the
     # unbiased variance; in eval use the running statistics; normalize, then apply weight and bias.
     raise NotImplementedError("batch_norm: not implemented yet")
+
+
+if __name__ == "__main__":
+    print("layernorm.py is checked, not run: `dlcourse check layernorm` (or `pytest -m layernorm` at the course root) "
+          "runs its public checks in the sandbox and says what is still wrong.")

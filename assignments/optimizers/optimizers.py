@@ -162,3 +162,8 @@ class AdamW(Optimizer):
         # TODO: as Adam.step, but shrink p by (1 - lr * weight_decay) first and feed the moments the plain gradient.
         raise NotImplementedError("AdamW.step: not implemented yet")
         return loss
+
+
+if __name__ == "__main__":
+    print("optimizers.py is checked, not run: `dlcourse check optimizers` (or `pytest -m optimizers` at the course root) "
+          "runs its public checks in the sandbox and says what is still wrong.")

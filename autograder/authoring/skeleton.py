@@ -61,13 +61,30 @@ def make_skeleton(source: str, filename: str = "<source>") -> str:
     return "".join(out)
 
 
+RUN_HINT = """
+
+if __name__ == "__main__":
+    print("{file} is checked, not run: `dlcourse check {slug}` (or `pytest -m {slug}` at the course root) "
+          "runs its public checks in the sandbox and says what is still wrong.")
+"""
+
+
+def student_skeleton(reference_source: str, slug: str, filename: str = "<source>") -> str:
+    """The skeleton students get: `make_skeleton`, plus a `__main__` block saying how the file is checked (unless
+    the reference has one of its own)."""
+    skeleton = make_skeleton(reference_source, filename)
+    if 'if __name__ == "__main__":' in reference_source:
+        return skeleton
+    return skeleton.rstrip("\n") + "\n" + RUN_HINT.format(file=f"{slug}.py", slug=slug)
+
+
 def sync(slug: str, check_only: bool = False) -> list[str]:
     """Regenerate assignments/<slug>/<slug>.py; returns the paths that were (or, with check_only, would be) changed."""
     from ..paths import ASSIGNMENTS, SOLUTIONS
 
     ref = SOLUTIONS / slug / f"{slug}.py"
     target = ASSIGNMENTS / slug / f"{slug}.py"
-    wanted = make_skeleton(ref.read_text(), str(ref))
+    wanted = student_skeleton(ref.read_text(), slug, str(ref))
     if target.is_file() and target.read_text() == wanted:
         return []
     if not check_only:

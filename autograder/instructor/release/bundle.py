@@ -35,7 +35,7 @@ import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ...authoring.skeleton import make_skeleton
+from ...authoring.skeleton import student_skeleton
 from ...paths import ASSIGNMENTS, LECTURES, PACKAGE, REPO_ROOT, SOLUTIONS
 from .leaks import find_leaks, find_reimplementations
 from .steps import (STORED_VALUES, Bundle, build, copy_assignment_folders, copy_course_library, copy_engine,
@@ -76,7 +76,8 @@ def check_skeletons(b: Bundle) -> None:
     for spec in b.specs:
         if not spec.skeleton.is_file():
             raise ReleaseError(f"{rel(spec.skeleton)} is missing: run `dlcourse author sync {spec.slug}`")
-        if spec.reference.is_file() and make_skeleton(spec.reference.read_text()) != spec.skeleton.read_text():
+        wanted = student_skeleton(spec.reference.read_text(), spec.slug) if spec.reference.is_file() else None
+        if wanted is not None and wanted != spec.skeleton.read_text():
             b.warnings.append(f"{rel(spec.skeleton)} is out of date with its reference: "
                               f"run `dlcourse author sync {spec.slug}`")
 
