@@ -136,8 +136,10 @@ def notebook_stub(slug: str, title: str, torch: bool) -> str:
                      f"to this notebook). Finish the TODOs in `{slug}.py` first; thanks to `autoreload`, every cell "
                      "uses your latest code."),
         ("code", setup),
+        ("code", f"# Check affine before going on: the public checks of `dlcourse check {slug} --only affine`, here.\n"
+                 f"from autograder.notebook_check import check\n\ncheck(\"{slug}\", \"affine\")"),
         ("markdown", "## 1. The example, plotted\n\nReplace this section with the milestone's own story, one figure "
-                     "per idea."),
+                     "per idea (and one check cell per function, before the cells that use it)."),
         ("code", plot),
     ]:
         cell(kind, text)
