@@ -5,7 +5,7 @@ points only (PatchEmbedding and ViT are judged with PyTorch's im2col in its plac
 
 from autograder import spec as specs
 from autograder.grading import collect_infos, grade
-from autograder.instructor.verify import load_bugs
+from autograder.authoring.bugfile import load_bugs
 from tests.helpers import grade_variant, write_submission
 
 SLUG = "vit"
