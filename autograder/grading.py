@@ -224,6 +224,10 @@ def _grade(spec, submission: Path, handed_in: Path, source_notes: list[str], t0:
         if sandbox and sandbox.restarts:
             report.notes.append("the sandbox was restarted after a timeout or a crash (the checks "
                                 "concerned say which)")
+        if sandbox and sandbox.gpu_watch is not None:
+            report.gpu_memory = sandbox.gpu_watch.describe()
+            if mode == "check":  # public checks only: nothing hidden could have steered it
+                report.notes.append(report.gpu_memory)
         if mode == "check":
             report.hidden_pending = hidden_summary(spec)
     finally:

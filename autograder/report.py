@@ -62,6 +62,9 @@ class Report:
     import_output: str = ""  # what the module printed while it was imported
     partial: bool = False  # only some checks were asked for (`--only`)
     skipped: int = 0  # checks of this run's kind left out by `--only`
+    # --device cuda: the sandbox's GPU memory as the grader measured it (sandbox/gpu_memory.py). Kept out of the
+    # visible output at grading, where a submission could steer it from a hidden input; in extra_data only.
+    gpu_memory: str = ""
 
     @property
     def score(self) -> float:
@@ -120,6 +123,7 @@ class Report:
             "extra_data": {
                 "assignment": self.slug, "seed": self.seed, "device": self.device, "isolation": self.isolation,
                 "mode": self.mode, "submission": self.submission, "time_in_student": round(self.time_in_student, 3),
+                **({"gpu_memory": self.gpu_memory} if self.gpu_memory else {}),
             },
         }
 

@@ -26,7 +26,7 @@ nvidia-smi --query-gpu=name,driver_version,memory.used,memory.total --format=csv
 echo "== CUDA-marked tests"
 timeout 120 "$PY" -m pytest -m cuda tests -q -p no:cacheprovider 2>&1 | tail -15
 
-echo "== references graded on CUDA (score, seconds, isolation)"
+echo "== references graded on CUDA (score, seconds, isolation; GPU memory as the grader measured it)"
 OUT="$(mktemp -d)"
 for slug in $("$PY" -c "from autograder import spec; print(*spec.all_slugs())"); do
     t0=$(date +%s.%N)
@@ -43,8 +43,9 @@ except (OSError, ValueError):
     print(f"{slug:12s} NO RESULT (exit {rc})"); sys.exit()
 extra = d.get("extra_data", {})
 failed = [t["name"] for t in d["tests"] if t.get("status") != "passed"]
+gpu = extra.get("gpu_memory", "GPU memory: not reported").replace("GPU memory: ", "")
 print(f"{slug:12s} {d['score']:g}/{sum(t['max_score'] for t in d['tests']):g}  {t1 - t0:6.1f} s  "
-      f"{extra.get('isolation', '?')}" + (f"  failed: {failed[:3]}" if failed else ""))
+      f"{extra.get('isolation', '?')}; {gpu}" + (f"  failed: {failed[:3]}" if failed else ""))
 PY
     [ $(( $(date +%s) - START )) -gt 270 ] && { echo "stopping: the 5-minute budget is nearly spent"; break; }
 done

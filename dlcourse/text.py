@@ -20,12 +20,16 @@ LECTURES = Path(__file__).resolve().parent.parent / "lectures"
 
 
 def lecture_corpus(folder: str | Path | None = None) -> str:
-    """The text of every lecture (``lectures/*.md``, in file-name order), separated by blank lines."""
+    """The prose of every lecture (``lectures/NN-*.md``, in course order), separated by blank lines.
+
+    Only the numbered lecture notes: the folder's index (README.md) and the generated syllabus are tables and
+    links, not prose, and as the last files in name order they would be the whole validation split.
+    """
     folder = Path(folder) if folder is not None else LECTURES
-    files = sorted(folder.glob("*.md"))
+    files = sorted(folder.glob("[0-9][0-9]-*.md"))
     if not files:
-        raise FileNotFoundError(f"no lecture notes (*.md) in {folder}: the corpus is read from the course's "
-                                f"lectures/ folder")
+        raise FileNotFoundError(f"no lecture notes (NN-<title>.md) in {folder}: the corpus is read from the "
+                                f"course's lectures/ folder")
     return "\n\n".join(f.read_text(encoding="utf-8").strip() for f in files) + "\n"
 
 

@@ -1,6 +1,16 @@
-"""Project-wide test configuration: tests marked `cuda` skip cleanly on machines without a CUDA device."""
+"""Project-wide test configuration: tests marked `cuda` skip cleanly on machines without a CUDA device.
+
+The CLI's rich console fixes its width from COLUMNS when it is first imported; a CI shell that exports COLUMNS=80
+would then wrap every message that tests read, whatever width a test asks its CliRunner for. The variables are
+dropped here, before any test module imports the CLI, so that each test's `env={"COLUMNS": ...}` decides.
+"""
+
+import os
 
 import pytest
+
+for _name in ("COLUMNS", "LINES"):
+    os.environ.pop(_name, None)
 
 
 def pytest_collection_modifyitems(config, items):

@@ -44,6 +44,7 @@ from pathlib import Path
 
 from . import codec
 from .cgroups import Cgroup
+from .gpu_memory import GpuMemoryExceeded, GpuMemoryWatch
 
 WORKER = Path(__file__).with_name("worker.py")
 INSIDE_WORKDIR = "/sandbox"  # the submission's working folder inside the namespaces
@@ -86,6 +87,7 @@ class Limits:
     answer_bytes: int = 256 * 1024**2  # array data in one answer
     answer_header_bytes: int = 8 * 1024**2  # the structure of one answer (JSON)
     answer_values: int = 200_000  # values (numbers, strings, containers, arrays) in one answer
+    gpu_memory_bytes: int = 16 * 1024**3  # device memory of the sandbox's processes (--device cuda; gpu_memory.py)
 
     def wall(self, cpu_limit: float) -> float:
         return cpu_limit * self.wall_factor + 2.0
@@ -140,6 +142,9 @@ class Sandbox:
         self.cpu_in_student = 0.0
         lim = config.limits
         self._decoder = codec.Decoder(device_map=_device_map, max_nodes=lim.answer_values, text_safe=True)
+        # On a GPU the grader measures the device memory the sandbox's processes hold (sandbox/gpu_memory.py).
+        self.gpu_watch = (GpuMemoryWatch(lim.gpu_memory_bytes, self._pids) if config.device.startswith("cuda")
+                          else None)
 
     # -- lifecycle ---------------------------------------------------------------------------------------------
     def __enter__(self):
@@ -298,7 +303,8 @@ class Sandbox:
                        # the pids cgroup bounds processes where it exists; RLIMIT_NPROC counts per user otherwise
                        "processes": None if self._cgroup and self._cgroup.bounds_processes else c.limits.processes,
                        "cpu_seconds": c.limits.cpu_seconds, "file_bytes": c.limits.file_bytes,
-                       "tmp_bytes": c.limits.tmp_bytes},
+                       "tmp_bytes": c.limits.tmp_bytes,
+                       "gpu_memory_bytes": c.limits.gpu_memory_bytes if c.device.startswith("cuda") else None},
         }
 
     # -- CPU time --------------------------------------------------------------------------------------------
@@ -318,15 +324,29 @@ class Sandbox:
         except (OSError, ValueError, IndexError):
             return None
 
+    def _pids(self) -> list[int]:
+        """The host pids of the sandbox's processes: its cgroup's, else the worker's."""
+        if self._cgroup is not None:
+            pids = self._cgroup.pids()
+            if pids:
+                return pids
+        return [p for p in (self._worker_pid, self.proc.pid if self.proc is not None else None) if p]
+
     def _cpu_check(self, start: float | None, limit: float, what: str):
-        """A `check` for codec: raise ChannelTimeout once the sandbox has used `limit` CPU seconds since `start`."""
-        if start is None:
+        """A `check` for codec, called while the grader waits on the worker: raise ChannelTimeout once the
+        sandbox has used `limit` CPU seconds since `start`, and GpuMemoryExceeded once it holds more GPU memory
+        than its limit. None when there is nothing to watch (no CPU measure, no GPU)."""
+        watch = self.gpu_watch
+        if start is None and watch is None:
             return None
 
         def check():
-            now = self._cpu()
-            if now is not None and now - start > limit:
-                raise codec.ChannelTimeout(f"{what} used more than {limit:g} s of CPU time")
+            if start is not None:
+                now = self._cpu()
+                if now is not None and now - start > limit:
+                    raise codec.ChannelTimeout(f"{what} used more than {limit:g} s of CPU time")
+            if watch is not None:
+                watch.check()
 
         return check
 
@@ -352,6 +372,10 @@ class Sandbox:
                                          f"{self.output_tail()}")
             raise StudentError(f"the submission's process died while {doing} ({_describe_exit(code)})",
                                kind="crash", stdout=self.output_tail()) from None
+        except GpuMemoryExceeded as exc:
+            self.kill()
+            raise StudentError(f"while {doing}, the sandbox {exc}", kind="gpu-memory",
+                               stdout=self.output_tail()) from None
         except codec.CodecError as exc:
             self.kill()
             if doing == "starting the sandbox":
@@ -551,7 +575,7 @@ class Sandbox:
         timeout = timeout or lim.call_timeout
         t0, cpu0 = time.monotonic(), self._cpu()
         check = self._cpu_check(cpu0, timeout, what)
-        deadline = t0 + (lim.wall(timeout) if check is not None else timeout)
+        deadline = t0 + (lim.wall(timeout) if cpu0 is not None else timeout)
         try:
             codec.send(self._req, message, deadline, check)
             header, blobs = codec.read_frame(self._resp, deadline, check, max_header=lim.answer_header_bytes,
@@ -561,7 +585,8 @@ class Sandbox:
             stack = self._stack_dump()
             self.kill()
             self.restarts += 1
-            limit = f"{timeout:g} s of CPU time (or {lim.wall(timeout):g} s in all)" if check else f"{timeout:g} s"
+            limit = (f"{timeout:g} s of CPU time (or {lim.wall(timeout):g} s in all)" if cpu0 is not None
+                     else f"{timeout:g} s")
             raise StudentTimeout(self._timeout_text(f"{what} timed out after {limit}", stack), kind="timeout",
                                  stdout=self.output_tail(), stack=stack) from None
         except (codec.ChannelClosed, BrokenPipeError):
@@ -573,6 +598,11 @@ class Sandbox:
             self.kill()
             self.restarts += 1
             raise StudentError(f"{what} sent back something unreadable: {exc}", kind="protocol") from None
+        except GpuMemoryExceeded as exc:
+            self.kill()
+            self.restarts += 1
+            raise StudentError(f"{what} {exc}: the sandbox was stopped", kind="gpu-memory",
+                               stdout=self.output_tail()) from None
         except BaseException:
             # Interrupted mid-call (the check's pytest-timeout backstop, Ctrl-C): the worker may still answer
             # later, so it can no longer be trusted to stay in step. Start afresh on the next call.

@@ -316,8 +316,24 @@ def _load_framework(cfg: dict):
     torch.set_num_threads(int(cfg.get("threads", 1)))
     torch.backends.cuda.matmul.allow_tf32 = False
     torch.backends.cudnn.allow_tf32 = False
+    _cap_gpu_memory(torch, cfg)
     _warm_autograd(torch, cfg.get("forbidden", []))
     return torch
+
+
+def _cap_gpu_memory(torch, cfg: dict) -> None:
+    """On a GPU, cap torch's caching allocator at the sandbox's limit before the submission is imported: past it,
+    the student's own allocation raises OutOfMemoryError in the student's own code. A courtesy only: the grader
+    measures the sandbox's device memory itself and stops it over the limit (sandbox/gpu_memory.py)."""
+    limit = (cfg.get("limits") or {}).get("gpu_memory_bytes")
+    if not limit or not str(cfg.get("device", "")).startswith("cuda"):
+        return
+    try:
+        if torch.cuda.is_available():
+            total = torch.cuda.get_device_properties(0).total_memory
+            torch.cuda.set_per_process_memory_fraction(min(1.0, limit / total), 0)
+    except Exception:  # noqa: BLE001  the grader's measurement still holds
+        pass
 
 
 def _warm_autograd(torch, rules: list) -> None:

@@ -154,7 +154,8 @@ def probe_train_digits(m, x, y, epochs, lr, batch, seed, params):
     return net.params
 
 
-@check("MLP: trains to at least 97% test accuracy on the 8x8 digits", points=4, timeout=120)
+@check("MLP: trains to at least 97% test accuracy on the 8x8 digits", points=4, timeout=120,
+       needs=("softmax_cross_entropy", "sgd_step"))
 def test_mlp_digits(student, reference):
     digits = load_digits()  # bundled with scikit-learn: no download
     x_tr, x_te, y_tr, y_te = train_test_split(digits.data, digits.target, test_size=0.25, random_state=0,

@@ -140,7 +140,7 @@ def test_sample_gaussian_3d(student, reference, rng, seed, device):
 
 
 @check("ddpm_loss: end to end, the trained MLP comes within 3x the reference's distance to the data", points=3,
-       timeout=180)
+       timeout=180, needs=("cosine_beta_schedule", "NoiseSchedule"))
 def test_end_to_end(student, reference, seed, device):
     data = C.ring_data(4096, seed=seed % 100000, device=device)
     held_out = C.ring_data(C.N_SAMPLES_2D, seed=seed % 100000 + 1)

@@ -240,7 +240,8 @@ def test_sample_steps(student, device):
 
 # ------------------------------------------------------------------------------------------- end to end
 
-@check("sample: end to end, an MLP trained with your functions draws a ring of 6 Gaussians", points=3, timeout=120)
+@check("sample: end to end, an MLP trained with your functions draws a ring of 6 Gaussians", points=3, timeout=120,
+       needs=("cosine_beta_schedule", "NoiseSchedule", "ddpm_loss"))
 def test_end_to_end(student, device):
     data = C.ring_data(4096, seed=11, device=device)
     held_out = C.ring_data(C.N_SAMPLES_2D, seed=12)

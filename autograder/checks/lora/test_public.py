@@ -642,7 +642,7 @@ def _adam(loss_fn, params, lr, steps, betas=(0.9, 0.999), eps=1e-8):
 
 
 @check("apply_lora: end to end, an MLP pretrained on digits 0-4 adapts to digits 5-9 training under 5% of its "
-       "weights, the base weights bit-identical", points=4, timeout=90)
+       "weights, the base weights bit-identical", points=4, timeout=90, needs=("LoRALinear",))
 def test_end_to_end(student, seed, device):
     r, alpha, steps, lr, target = 2, 4.0, 100, 1e-2, 0.85  # the reference reaches 0.93-0.97 over seeds
     data = _digits(device)

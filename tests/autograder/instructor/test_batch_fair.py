@@ -122,7 +122,8 @@ def test_an_out_of_another_batch_is_refused_or_moved_aside(graded):
     assert "isolation" in (root / "stuff" / "report.html").read_text()
 
     # The CLI says it in one line, exit 2.
-    cli = CliRunner().invoke(main, ["grade-batch", SLUG, str(subs), "--out", str(out), "--only", "relu_forward"])
+    cli = CliRunner().invoke(main, ["grade-batch", SLUG, str(subs), "--out", str(out), "--only", "relu_forward"],
+                            env={"COLUMNS": "200"})
     assert cli.exit_code == 2 and "holds another batch" in cli.output and "Traceback" not in cli.output
 
 
