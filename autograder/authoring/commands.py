@@ -92,8 +92,10 @@ def verify_cmd(assignments, select, devices, bug_names, seed, strict):
     assignment named does not exist.
     """
     from ..grading import GradingError
+    from ..sandbox import spawn
     from . import verify as core
 
+    spawn.enable()  # hundreds of sandboxes, one after another: forked from a zygote, not exec'd each time
     options = core.VerifyOptions(devices=list(devices) or None, select=selection(select),
                                  bug_names=list(bug_names) or None, seed=seed)
     try:

@@ -42,7 +42,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from . import codec
+from . import codec, spawn
 from .cgroups import Cgroup
 from .gpu_memory import GpuMemoryExceeded, GpuMemoryWatch
 
@@ -215,11 +215,15 @@ class Sandbox:
         req_r, req_w = os.pipe()
         resp_r, resp_w = os.pipe()
         try:
-            self.proc = subprocess.Popen(
-                [sys.executable, "-E", "-s", "-B", str(WORKER), str(req_r), str(resp_w), str(stack_w)],
-                pass_fds=(req_r, resp_w, stack_w), env=_worker_env(c), cwd=self._workdir, start_new_session=True,
-                stdin=subprocess.DEVNULL, stdout=out_fd, stderr=out_fd,
-            )
+            # Forked from a zygote that has imported the framework already (sandbox/spawn.py), else exec'd.
+            self.proc = spawn.fork_launcher(_worker_env(c), _third_party_path(), c.framework, c.threads,
+                                            (req_r, resp_w, stack_w, out_fd), self._workdir, c.limits.boot_timeout)
+            if self.proc is None:
+                self.proc = subprocess.Popen(
+                    [sys.executable, "-E", "-s", "-B", str(WORKER), str(req_r), str(resp_w), str(stack_w)],
+                    pass_fds=(req_r, resp_w, stack_w), env=_worker_env(c), cwd=self._workdir,
+                    start_new_session=True, stdin=subprocess.DEVNULL, stdout=out_fd, stderr=out_fd,
+                )
         except OSError as exc:
             for fd in (req_r, req_w, resp_r, resp_w):
                 os.close(fd)

@@ -52,12 +52,11 @@ class ForbiddenAPIError(RuntimeError):
 
 # ----------------------------------------------------------------------------------------------- start-up
 
-def main() -> None:
-    req_fd, resp_fd = int(sys.argv[1]), int(sys.argv[2])
-    stack_fd = int(sys.argv[3]) if len(sys.argv) > 3 else None
+def main(req_fd: int, resp_fd: int, stack_fd: int | None, grader: int, parent: int | None = None) -> None:
+    """The launcher's start-up (then the worker's, after its fork). `grader` is the grading process; `parent`
+    the launcher's parent (the grader itself, or the zygote that forked it): either one's end ends the sandbox."""
     header, blobs = codec.read_frame(req_fd)
     cfg = codec.Decoder().decode(header, blobs)
-    grader = os.getppid()
 
     level, reason, mode = "process", "", ""
     if cfg["isolation"] != "process":
@@ -81,7 +80,7 @@ def main() -> None:
         codec.send(resp_fd, {"event": "launched", "pid": pid})
         os.close(resp_fd)
         os.write(sync_w, b"x")
-        _supervise(pid, grader, sync_w)
+        _supervise(pid, grader, sync_w, grader if parent is None else parent)
 
     os.close(sync_w)
     isolation.set_parent_death_signal(signal.SIGKILL)
@@ -153,7 +152,7 @@ def _build_sandbox(cfg: dict, mode: str, lifeline: int) -> None:
     cfg["workdir"] = cfg["inside"]
 
 
-def _supervise(child: int, grader: int, lifeline: int) -> None:
+def _supervise(child: int, grader: int, lifeline: int, parent: int) -> None:
     """The launcher's loop: exit with the worker's status; if the grader dies or asks (SIGTERM), kill the worker
     with everything it started first. It never runs submitted code."""
     def end(*_):
@@ -162,7 +161,7 @@ def _supervise(child: int, grader: int, lifeline: int) -> None:
 
     signal.signal(signal.SIGTERM, end)
     fds = []
-    for pid in (grader, child):
+    for pid in {grader, child, parent}:
         try:
             fds.append(os.pidfd_open(pid))
         except (AttributeError, OSError):
@@ -172,7 +171,7 @@ def _supervise(child: int, grader: int, lifeline: int) -> None:
             select.select(fds, [], [], 1.0)
         else:
             time.sleep(0.2)
-        if os.getppid() != grader or not _alive(grader):
+        if os.getppid() != parent or not _alive(grader):
             end()
         try:
             done, status = os.waitpid(child, os.WNOHANG)
@@ -336,12 +335,19 @@ def _cap_gpu_memory(torch, cfg: dict) -> None:
         pass
 
 
+_BEFORE_WARM: set | None = None  # sys.modules before the first warm-up of this process (or of its zygote)
+
+
 def _warm_autograd(torch, rules: list) -> None:
     """The first `backward(gradient)` of a process imports sympy and torch.fx (about a second): done here, while
     the grader imports its own modules (or, in watch mode, while the student edits), not in the first check that
     calls backward. A forbidden top-level module this happens to import is taken out of sys.modules again, so that
-    importing it still trips the import blocker exactly as before."""
-    before = set(sys.modules)
+    importing it still trips the import blocker exactly as before. In a launcher forked from the zygote the
+    warm-up already happened there: what it imported is compared with the zygote's modules before it."""
+    global _BEFORE_WARM
+    if _BEFORE_WARM is None:
+        _BEFORE_WARM = set(sys.modules)
+    before = _BEFORE_WARM
     try:
         x = torch.ones(2, requires_grad=True)
         (x * 2).backward(torch.ones(2))
@@ -585,5 +591,123 @@ def _dispatch(op: str, req: dict, module, probes: dict):
     raise ValueError(f"unknown request {op!r}")
 
 
+# ----------------------------------------------------------------------------------------------- the zygote
+
+def zygote(ctrl_fd: int) -> None:
+    """A process that has imported the framework once and forks a launcher per sandbox (see
+    autograder/sandbox/spawn.py). Importing torch costs seconds of CPU; a fork costs milliseconds.
+
+    It runs only the engine's code: NumPy and torch are imported (and autograd warmed) before any submission
+    exists, in the worker's scrubbed environment, and it never isolates itself, loads a submission or keeps
+    anything of one. Each launcher it forks then goes through `main` exactly as an exec'd one does: the new
+    namespaces, the allowlist root and the unprivileged user are built after the fork, before the submission
+    arrives. It reaps its launchers and tells the grader their exit status when asked. It ends when the grader
+    closes the control socket or dies; its launchers, watching their parent, end with it.
+    """
+    import socket
+
+    isolation.set_parent_death_signal(signal.SIGKILL)
+    ctrl = socket.socket(fileno=ctrl_fd)
+    first = _recv_json(ctrl)
+    if first is None:
+        os._exit(0)
+    sys.path[:] = [_HERE, *first["sys_path"]]
+    _load_framework({"framework": first["framework"], "threads": first.get("threads", 1), "forbidden": []})
+    _send_json(ctrl, {"ready": True})
+    statuses: dict[int, int] = {}
+    while True:
+        got = _recv_json(ctrl, fds=4)
+        if got is None:
+            os._exit(0)
+        message, fds = got
+        if message.get("op") == "fork" and len(fds) == 4:
+            launcher = os.fork()
+            if launcher == 0:
+                _become_launcher(ctrl, fds, message)
+            answer = {"pid": launcher}
+        elif message.get("op") == "status":
+            _reap_into(statuses)
+            answer = {"code": statuses.pop(int(message.get("pid", 0)), None)}
+        else:
+            answer = {"error": "unknown request"}
+        for fd in fds:
+            os.close(fd)  # never hand one sandbox's channels to the next
+        _reap_into(statuses)
+        _send_json(ctrl, answer)
+
+
+def _reap_into(statuses: dict) -> None:
+    while True:
+        try:
+            pid, status = os.waitpid(-1, os.WNOHANG)
+        except ChildProcessError:
+            return
+        if pid == 0:
+            return
+        statuses[pid] = os.waitstatus_to_exitcode(status)
+        if len(statuses) > 10000:  # statuses nobody asked for
+            statuses.pop(next(iter(statuses)))
+
+
+def _become_launcher(ctrl, fds: list[int], message: dict) -> None:
+    """In the forked launcher: the process an exec'd `python worker.py ...` would have been."""
+    ctrl.close()
+    req_fd, resp_fd, stack_fd, out_fd = fds
+    os.setsid()
+    os.dup2(out_fd, 1)
+    os.dup2(out_fd, 2)
+    os.close(out_fd)
+    devnull = os.open(os.devnull, os.O_RDONLY)
+    os.dup2(devnull, 0)
+    os.close(devnull)
+    os.chdir(message["cwd"])
+    sys.argv[:] = [sys.argv[0], str(req_fd), str(resp_fd), str(stack_fd)]  # as an exec'd launcher's
+    try:
+        main(req_fd, resp_fd, stack_fd, int(message["grader"]), parent=os.getppid())
+    except SystemExit as exc:
+        os._exit(exc.code if isinstance(exc.code, int) else 1)
+    except BaseException:  # noqa: BLE001
+        traceback.print_exc()
+        os._exit(70)
+    os._exit(0)
+
+
+def _send_json(sock, value) -> None:
+    import json
+
+    data = json.dumps(value).encode()
+    sock.sendall(len(data).to_bytes(4, "big") + data)
+
+
+def _recv_json(sock, fds: int = 0):
+    """One length-prefixed JSON message (with up to `fds` descriptors on its first byte), None at end of stream."""
+    import json
+    import socket
+
+    if fds:
+        head, got, _flags, _addr = socket.recv_fds(sock, 4, fds)
+    else:
+        head, got = sock.recv(4), []
+    if not head:
+        return None
+    while len(head) < 4:
+        more = sock.recv(4 - len(head))
+        if not more:
+            return None
+        head += more
+    size = int.from_bytes(head, "big")
+    data = b""
+    while len(data) < size:
+        chunk = sock.recv(size - len(data))
+        if not chunk:
+            return None
+        data += chunk
+    value = json.loads(data)
+    return (value, list(got)) if fds else value
+
+
 if __name__ == "__main__":
-    main()
+    if sys.argv[1] == "--zygote":
+        zygote(int(sys.argv[2]))
+    else:
+        main(int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3]) if len(sys.argv) > 3 else None, os.getppid())

@@ -20,10 +20,18 @@ import pytest
 
 from autograder.paths import REPO_ROOT, SOLUTIONS
 from autograder.sandbox import Limits, Sandbox, SandboxConfig, StudentError, StudentTimeout
-from autograder.sandbox import codec
+from autograder.sandbox import codec, spawn
 from autograder.sandbox.client import allowlist
 
 WAYS = ["root", "userns"]
+SPAWNS = ["exec", "zygote"]  # sandbox/spawn.py: a launcher exec'd, or forked from a zygote
+
+
+@pytest.fixture
+def spawning(request, monkeypatch):
+    """Parametrize a test with `spawning` in SPAWNS: the sandboxes it starts come about that way."""
+    monkeypatch.setattr(spawn, "_enabled", request.param == "zygote")
+    return request.param
 
 
 def make(tmp_path, source, way="root", *, framework="numpy", isolation="namespaces", limits=None, name="m.py"):
@@ -99,11 +107,13 @@ def planted(tmp_path, monkeypatch):
     places["home"].unlink(missing_ok=True)
 
 
+@pytest.mark.parametrize("spawning", SPAWNS, indirect=True)
 @pytest.mark.parametrize("way", WAYS)
-def test_a_submission_finds_none_of_the_graders_files(tmp_path, planted, way):
+def test_a_submission_finds_none_of_the_graders_files(tmp_path, planted, way, spawning):
     marker, places = planted
     with make(tmp_path, FIND, way) as sb:
         require_namespaces(sb)
+        assert isinstance(sb.proc, spawn.Forked) == (spawning == "zygote")
         paths = [str(p) for p in places.values()] + ["/etc/shadow", str(SOLUTIONS / "backprop" / "backprop.py"),
                                                      str(REPO_ROOT / "README.md")]
         seen = sb.call("find", paths, marker, _timeout=60)
@@ -153,7 +163,8 @@ def probe():
 
 
 @pytest.mark.parametrize("way", WAYS)
-def test_the_submission_runs_unprivileged_in_a_sealed_root(tmp_path, way):
+@pytest.mark.parametrize("spawning", SPAWNS, indirect=True)
+def test_the_submission_runs_unprivileged_in_a_sealed_root(tmp_path, way, spawning):
     with make(tmp_path, PRIVILEGES, way) as sb:
         require_namespaces(sb)
         seen = sb.call("probe")
@@ -384,12 +395,14 @@ sb.call("stall")
 '''
 
 
+@pytest.mark.parametrize("spawning", SPAWNS)
 @pytest.mark.parametrize("isolation", ["namespaces", "process"])
-def test_a_grader_that_dies_takes_its_sandbox_with_it(tmp_path, isolation):
+def test_a_grader_that_dies_takes_its_sandbox_with_it(tmp_path, isolation, spawning):
     mark = secrets.token_hex(3)
     sub = tmp_path / "m.py"
     sub.write_text(f"MARK = {mark.encode()!r}\n" + SPIN)
-    grader = subprocess.Popen([sys.executable, "-c", GRADER, str(sub), isolation], cwd=REPO_ROOT)
+    env = {**os.environ, "DLCOURSE_ZYGOTE": "1" if spawning == "zygote" else "0"}
+    grader = subprocess.Popen([sys.executable, "-c", GRADER, str(sub), isolation], cwd=REPO_ROOT, env=env)
     try:
         end = time.monotonic() + 120
         while not _spinning(mark) and time.monotonic() < end and grader.poll() is None:
@@ -444,6 +457,8 @@ def test_cpu_time_limit_ignores_a_busy_machine(tmp_path):
 
 def test_a_sandbox_that_cannot_start_is_not_the_students_fault(tmp_path, monkeypatch):
     from autograder.sandbox import SandboxUnavailable
+
+    monkeypatch.setattr(spawn, "_enabled", False)  # exec'd: the interpreter itself is missing
 
     with make(tmp_path, "def f():\n    return 1\n", isolation="namespaces") as sb:
         sb.config.limits.boot_timeout = 60
