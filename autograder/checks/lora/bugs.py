@@ -87,6 +87,9 @@ BUGS = [
     ("apply_lora wraps every Linear",
      "if name in targets and isinstance(child, nn.Linear)]", "if isinstance(child, nn.Linear)]",
      "apply_lora", "is not a target"),
+    ("apply_lora does not pass dropout on",
+     "LoRALinear(child, r, alpha=alpha, dropout=dropout)", "LoRALinear(child, r, alpha=alpha)",
+     "apply_lora", "did not reach"),
     # lora_state_dict
     ("lora_state_dict includes the base weights",
      _STATE_BODY, "    return dict(model.state_dict())",
@@ -141,6 +144,7 @@ SELECT = {
     "apply_lora leaves other parameters trainable": [FROZEN],
     "apply_lora only looks at the top level": [APPLY],
     "apply_lora wraps every Linear": [APPLY],
+    "apply_lora does not pass dropout on": ["apply_lora: passes dropout on"],
     "lora_state_dict includes the base weights": [STATE],
     "lora_state_dict keys without the module path": [STATE],
     "merge_lora only merges the top level": [MERGE_LORA],

@@ -94,9 +94,11 @@ def probe_bad_rank(mod, r):
     return None
 
 
-def probe_nested(mod, seed, targets, r, alpha, x, lora_seed=None, action="apply"):
+def probe_nested(mod, seed, targets, r, alpha, x, lora_seed=None, action="apply", dropout=None):
     """A small transformer-like model (ModuleList of blocks, nested modules, a named Sequential), adapted with the
-    student's apply_lora. `action`: "apply" (structure), "state" (lora_state_dict round trip), "merge" (merge_lora).
+    student's apply_lora (with `dropout=` when given). `action`: "apply" (structure), "state" (lora_state_dict
+    round trip), "merge" (merge_lora), "dropout" (two passes in training mode and one in eval mode, LoRA matrices
+    made non-zero).
     """
     from collections import OrderedDict
 
@@ -154,7 +156,8 @@ def probe_nested(mod, seed, targets, r, alpha, x, lora_seed=None, action="apply"
     with torch.no_grad():
         original = model(x)
     res = {"original": original}
-    returned = mod.apply_lora(model, targets, r, alpha=alpha)
+    extra = {} if dropout is None else {"dropout": dropout}
+    returned = mod.apply_lora(model, targets, r, alpha=alpha, **extra)
     res["returned_id"], res["model_id"] = id(returned), id(model)
     res["types"] = {name: type(m).__name__ for name, m in model.named_modules() if name}
     res["trainable"] = sorted(name for name, p in model.named_parameters() if p.requires_grad)
@@ -181,6 +184,15 @@ def probe_nested(mod, seed, targets, r, alpha, x, lora_seed=None, action="apply"
         fresh.eval()
         with torch.no_grad():
             res["restored"] = fresh(x)
+        return res
+    if action == "dropout":
+        torch.manual_seed(seed + 1)
+        model.train()
+        with torch.no_grad():
+            res["train"] = [model(x), model(x)]
+        model.eval()
+        with torch.no_grad():
+            res["eval"] = model(x)
         return res
     if action == "merge":
         res["params"] = params
@@ -494,6 +506,28 @@ def test_apply_identity(student, rng, seed, device):
     expect_close(res["adapted"], res["original"], name="output of the adapted model at initialisation",
                  inputs="a 2-block transformer-like model, x of shape (2, 3, 8), every attention and MLP Linear "
                         "adapted (lora_B starts at zero, so nothing may change)")
+
+
+@check("apply_lora: passes dropout on: with dropout=0.5 two training passes differ (not with 0), eval mode unchanged",
+       points=1)
+def test_apply_dropout(student, rng, seed, device):
+    targets = ["q", "v", "fc"]
+    x = _t(rng, 2, 3, 8, device=device)
+    runs = {p: student.run(probe_nested, seed % 10_000, targets, 2, 4.0, x, lora_seed=seed, action="dropout",
+                           dropout=p) for p in (0.0, 0.5)}
+    for p, res in runs.items():
+        if not (isinstance(res, dict) and isinstance(res.get("train"), list) and len(res["train"]) == 2
+                and all(isinstance(t, torch.Tensor) for t in [*res["train"], res.get("eval")])):
+            fail("the adapted model did not give back its outputs")
+    inputs = f"apply_lora(model, {targets}, r=2, alpha=4.0, dropout=p), LoRA matrices non-zero, x of shape (2, 3, 8)"
+    first, second = runs[0.5]["train"]
+    expect_true((first - second).abs().max().item() > 1e-6,
+                f"with dropout=0.5 two forward passes in training mode gave the same output: the dropout given to "
+                f"apply_lora did not reach the new LoRALinear layers ({inputs})")
+    expect_close(runs[0.0]["train"][1], runs[0.0]["train"][0], name="a second training pass with dropout=0",
+                 inputs=inputs)
+    expect_close(runs[0.5]["eval"], runs[0.0]["eval"], name="the eval-mode output with dropout=0.5 (dropout is off "
+                 "in eval mode, so it must equal the output with dropout=0)", inputs=inputs)
 
 
 # ------------------------------------------------------------------------------------------------ lora_state_dict

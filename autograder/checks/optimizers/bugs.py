@@ -100,6 +100,13 @@ BUGS = [
     ("AdamW: parameters without a gradient decayed", _ADAMW_SKIP,
      "                if p.grad is None:\n                    p.mul_(1 - lr * wd)\n                    continue\n"
      "                g = p.grad", "AdamW", ""),
+    ("AdamW: the closure never called",
+     '''"""One AdamW update of every parameter that has a gradient; returns the closure's loss (or None)."""
+        loss = None
+        if closure is not None:''',
+     '''"""One AdamW update of every parameter that has a gradient; returns the closure's loss (or None)."""
+        loss = None
+        if False:''', "AdamW", "step(closure)"),
     ("AdamW: subclasses torch.optim.AdamW", "class AdamW(Optimizer):", "class AdamW(torch.optim.AdamW):", "AdamW",
      "forbidden"),
 ]
@@ -130,5 +137,6 @@ SELECT = {
     "AdamW: no bias correction": ["AdamW: updates match"],
     "AdamW: default weight_decay 0": ["AdamW: updates match"],
     "AdamW: parameters without a gradient decayed": ["AdamW: parameters without"],
+    "AdamW: the closure never called": ["AdamW: parameters without"],
     "AdamW: subclasses torch.optim.AdamW": ["AdamW: updates match"],
 }

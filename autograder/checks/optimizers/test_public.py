@@ -265,8 +265,8 @@ def test_adamw_matches_torch(student, rng, device):
     _compare(student, "AdamW", dict(lr=0.01, weight_decay=0.1), rng, device, dtype=torch.float32, what="float32")
 
 
-@check("AdamW: parameters without a gradient are skipped (no decay either), parameter groups keep their settings",
-       points=1)
+@check("AdamW: parameters without a gradient are skipped (no decay either), parameter groups keep their settings; "
+       "step(closure) returns the loss", points=1)
 def test_adamw_skips_and_groups(student, rng, device):
     steps = 20
     present = [[1] * steps, [int(t % 3 != 1) for t in range(steps)], [0] * steps]
@@ -277,6 +277,10 @@ def test_adamw_skips_and_groups(student, rng, device):
     groups = [([0], {"weight_decay": 0.0}), ([1, 2], {"lr": 0.05, "weight_decay": 0.3})]
     _compare(student, "AdamW", dict(lr=0.01), rng, device, groups=groups, steps=20,
              mistakes={"every group uses the defaults (read the settings from each group dict)": _defaults_only})
+    params, grads = C.random_problem(rng, device, torch.float64, 2)
+    r = student.run(C.probe_trajectory, "AdamW", params, grads, dict(lr=0.1), closure_value=0.75, _timeout=C.TIMEOUT)
+    expect_close(r.get("closure_returned") if isinstance(r, dict) else r, torch.tensor(0.75),
+                 name="AdamW.step(closure)'s return value", inputs="a closure returning torch.tensor(0.75)")
 
 
 @check("AdamW: t, m and v are in self.state: state_dict() and load_state_dict() resume training exactly", points=1)
