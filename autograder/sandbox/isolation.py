@@ -206,6 +206,9 @@ def build_root(newroot: str, binds: list[str], devices: list[str], workdir: str,
     """
     mount(None, "/", None, MS_REC | MS_PRIVATE)
     mount("tmpfs", newroot, "tmpfs", MS_NOSUID | MS_NODEV, "size=4m,nr_inodes=4096,mode=755")
+    # /tmp first: a virtual environment that lives under /tmp is then bound inside it, not hidden by it.
+    mount("tmpfs", _mkdirs(newroot, "/tmp"), "tmpfs", MS_NOSUID | MS_NODEV,
+          f"size={tmp_bytes},nr_inodes=4096,mode=1777")
     for path in binds:
         if os.path.lexists(path) and path != "/":
             _bind_ro(newroot, path)
@@ -237,8 +240,6 @@ def build_root(newroot: str, binds: list[str], devices: list[str], workdir: str,
         if os.path.exists(os.path.join(proc, sub)):
             mount(os.path.join(proc, sub), os.path.join(proc, sub), None, MS_BIND | MS_REC)
             mount(None, os.path.join(proc, sub), None, MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NODEV)
-    mount("tmpfs", _mkdirs(newroot, "/tmp"), "tmpfs", MS_NOSUID | MS_NODEV,
-          f"size={tmp_bytes},nr_inodes=4096,mode=1777")
     work = _mkdirs(newroot, workdir)
     mount("tmpfs", work, "tmpfs", MS_NOSUID | MS_NODEV, f"size={work_bytes},nr_inodes=4096,mode=700")
     with open(os.path.join(work, module_file), "wb") as f:

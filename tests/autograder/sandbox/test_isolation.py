@@ -477,3 +477,19 @@ def test_the_allowlist_names_no_project_folder():
     root = str(REPO_ROOT.resolve())
     assert all(not p.startswith(root) or "site-packages" in p for p in paths), paths
     assert not any(p in ("/", "/home", "/root", "/etc", "/tmp", "/var", "/opt") for p in paths), paths
+
+
+def test_a_library_folder_under_tmp_stays_visible_beside_the_fresh_tmp(tmp_path, monkeypatch):
+    """A virtual environment under /tmp (a CI clone, tox) is bound inside the sandbox's own /tmp, not hidden by it."""
+    from autograder.sandbox import client
+
+    lib = tmp_path / "venv-site-packages"
+    lib.mkdir()
+    (lib / "dlc_tmp_lib.py").write_text("ANSWER = 42\n")
+    assert str(lib).startswith("/tmp/") or pytest.skip("pytest's tmp_path is not under /tmp here")
+    real = client._third_party_path
+    monkeypatch.setattr(client, "_third_party_path", lambda: [*real(), str(lib)])
+    src = "import dlc_tmp_lib\n\ndef answer():\n    return dlc_tmp_lib.ANSWER\n"
+    with make(tmp_path, src, isolation="namespaces") as sb:
+        require_namespaces(sb)
+        assert sb.call("answer") == 42
