@@ -657,6 +657,14 @@ def _become_launcher(ctrl, fds: list[int], message: dict) -> None:
     os.dup2(out_fd, 1)
     os.dup2(out_fd, 2)
     os.close(out_fd)
+    # Only what an exec'd launcher holds (Popen closes the rest): whatever else the zygote had open stays behind.
+    keep = {0, 1, 2, req_fd, resp_fd, stack_fd}
+    for name in os.listdir("/proc/self/fd"):
+        if int(name) not in keep:
+            try:
+                os.close(int(name))
+            except OSError:
+                pass
     devnull = os.open(os.devnull, os.O_RDONLY)
     os.dup2(devnull, 0)
     os.close(devnull)

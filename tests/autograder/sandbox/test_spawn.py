@@ -98,3 +98,24 @@ def test_a_forked_copy_of_the_grader_starts_its_own_zygote():
     done = subprocess.run([sys.executable, "-c", FORKED_COPY], cwd=REPO_ROOT, capture_output=True, text=True,
                           timeout=300, env={**os.environ, "PYTHONPATH": str(REPO_ROOT)})
     assert done.returncode == 0, done.stderr[-2000:]
+
+
+FDS = '''
+import os
+
+def fds():
+    return len(os.listdir("/proc/self/fd"))
+'''
+
+
+def test_a_forked_sandbox_holds_no_more_descriptors_than_an_exec_d_one(tmp_path, monkeypatch):
+    counts = {}
+    for mode in ("exec", "zygote"):
+        monkeypatch.setattr(spawn, "_enabled", mode == "zygote")
+        path = tmp_path / mode / "m.py"
+        path.parent.mkdir()
+        path.write_text(textwrap.dedent(FDS))
+        with Sandbox(SandboxConfig(module_path=path, module_file="m.py", framework="torch",
+                                   limits=Limits(call_timeout=20))) as sb:
+            counts[mode] = sb.call("fds")
+    assert counts["zygote"] <= counts["exec"], counts
