@@ -29,6 +29,7 @@ For the student's loop:
 
 from __future__ import annotations
 
+import contextlib
 import inspect
 import os
 import re
@@ -161,36 +162,36 @@ class Sandbox:
             return
         if self.start_error is not None:
             raise SandboxUnavailable(self.start_error)
-        try:
+        with self._remember_start_error():
             self._spawn()
-        except SandboxUnavailable as exc:
-            self.start_error = str(exc)
-            raise
 
     def wait_booted(self) -> None:
         """Wait until a prestarted worker is isolated and has imported its framework (SandboxUnavailable if it
         cannot start)."""
         if self.proc is not None and self._phase == "spawned":
-            try:
+            with self._remember_start_error():
                 self._boot()
-            except SandboxUnavailable as exc:
-                self.start_error = str(exc)
-                raise
 
     def start(self) -> None:
         if self.proc is not None and self._phase == "loaded":
             return
         if self.start_error is not None:
             raise SandboxUnavailable(self.start_error)
-        try:
+        with self._remember_start_error():
             if self.proc is None:
                 self._spawn()
             if self._phase == "spawned":
                 self._boot()
+        self._load()
+
+    @contextlib.contextmanager
+    def _remember_start_error(self):
+        """A sandbox that could not start stays unavailable for this grading: later calls say so at once."""
+        try:
+            yield
         except SandboxUnavailable as exc:
             self.start_error = str(exc)
             raise
-        self._load()
 
     def _spawn(self) -> None:
         """The worker process, its groups and its configuration (no submission yet)."""

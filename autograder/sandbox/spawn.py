@@ -32,6 +32,8 @@ import threading
 import time
 from pathlib import Path
 
+from . import codec
+
 WORKER = Path(__file__).with_name("worker.py")
 
 _enabled = os.environ.get("DLCOURSE_ZYGOTE", "") == "1"
@@ -127,37 +129,25 @@ class Zygote:
         finally:
             theirs.close()
         self.sock = ours
-        self.sock.settimeout(boot_timeout)
         try:
-            self._send({"sys_path": sys_path, "framework": framework, "threads": threads})
-            if self._recv().get("ready") is not True:
-                raise ZygoteError("the zygote did not get ready")
-        except (OSError, ValueError, ZygoteError) as exc:
+            ready = self._ask({"sys_path": sys_path, "framework": framework, "threads": threads}, boot_timeout,
+                              first=True)
+            if ready.get("ready") is not True:
+                raise ZygoteError(f"the zygote answered {ready!r}")
+        except ZygoteError as exc:
             self.close()
             raise ZygoteError(f"the zygote did not start: {exc}") from None
 
     def fork(self, fds: tuple[int, int, int, int], cwd: str, timeout: float) -> Forked:
         """A launcher holding (request read end, answer write end, stack write end, output file) in `cwd`."""
-        with self.lock:
-            self.sock.settimeout(timeout)
-            try:
-                self._send({"op": "fork", "cwd": cwd, "grader": os.getpid()}, fds)
-                pid = self._recv().get("pid")
-            except (OSError, ValueError) as exc:
-                raise ZygoteError(f"the zygote did not fork: {exc}") from None
+        pid = self._ask({"op": "fork", "cwd": cwd, "grader": os.getpid()}, timeout, fds).get("pid")
         if not isinstance(pid, int) or pid <= 0:
             raise ZygoteError(f"the zygote answered {pid!r}")
         return Forked(pid, self)
 
     def status(self, pid: int) -> int | None:
         """The exit status of a launcher that has ended (None while the zygote has not reaped it yet)."""
-        with self.lock:
-            self.sock.settimeout(10.0)
-            try:
-                self._send({"op": "status", "pid": pid})
-                code = self._recv().get("code")
-            except (OSError, ValueError) as exc:
-                raise ZygoteError(f"the zygote did not answer: {exc}") from None
+        code = self._ask({"op": "status", "pid": pid}, 10.0).get("code")
         return code if isinstance(code, int) else None
 
     def alive(self) -> bool:
@@ -174,31 +164,26 @@ class Zygote:
             self.proc.kill()
             self.proc.wait()
 
-    def _send(self, value, fds=()) -> None:
-        data = json.dumps(value).encode()
-        message = len(data).to_bytes(4, "big") + data
-        if fds:
-            sent = socket.send_fds(self.sock, [message], list(fds))
-            if sent < len(message):
-                self.sock.sendall(message[sent:])
-        else:
-            self.sock.sendall(message)
-
-    def _recv(self) -> dict:
-        head = self._exactly(4)
-        value = json.loads(self._exactly(int.from_bytes(head, "big")))
-        if not isinstance(value, dict):
-            raise ValueError("not a message")
-        return value
-
-    def _exactly(self, n: int) -> bytes:
-        data = b""
-        while len(data) < n:
-            chunk = self.sock.recv(n - len(data))
-            if not chunk:
-                raise ValueError("the zygote closed its socket")
-            data += chunk
-        return data
+    def _ask(self, request: dict, timeout: float, fds=(), first: bool = False) -> dict:
+        """One request and its answer, in codec frames. A request after the first is preceded by one byte that
+        carries the sandbox's descriptors (none for "status")."""
+        deadline = time.monotonic() + timeout
+        with self.lock:
+            self.sock.settimeout(timeout)
+            try:
+                if not first:
+                    if fds:
+                        socket.send_fds(self.sock, [b"\0"], list(fds))
+                    else:
+                        self.sock.sendall(b"\0")
+                codec.send(self.sock.fileno(), request, deadline)
+                header, blobs = codec.read_frame(self.sock.fileno(), deadline, max_header=1 << 16, max_blobs=0)
+                answer = codec.Decoder().decode(header, blobs)
+            except (OSError, codec.CodecError) as exc:
+                raise ZygoteError(f"the zygote did not answer: {exc or type(exc).__name__}") from None
+        if not isinstance(answer, dict):
+            raise ZygoteError("the zygote's answer is not a message")
+        return answer
 
 
 def fork_launcher(env: dict, sys_path: list[str], framework: str, threads: int, fds: tuple[int, int, int, int],

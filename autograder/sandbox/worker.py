@@ -194,14 +194,20 @@ def _alive(pid: int) -> bool:
         return True
 
 
-def _reap_orphans() -> None:
+def _reap_orphans(statuses: dict | None = None) -> None:
+    """Reap every child that has ended, without waiting; keep their exit codes in `statuses` when given (the
+    zygote answers the grader from it; at most 10,000 kept)."""
     while True:
         try:
-            pid, _ = os.waitpid(-1, os.WNOHANG)
+            pid, status = os.waitpid(-1, os.WNOHANG)
         except ChildProcessError:
             return
         if pid == 0:
             return
+        if statuses is not None:
+            statuses[pid] = os.waitstatus_to_exitcode(status)
+            if len(statuses) > 10000:  # statuses nobody asked for
+                statuses.pop(next(iter(statuses)))
 
 
 def _kill_tree(child: int) -> None:
@@ -608,45 +614,40 @@ def zygote(ctrl_fd: int) -> None:
 
     isolation.set_parent_death_signal(signal.SIGKILL)
     ctrl = socket.socket(fileno=ctrl_fd)
-    first = _recv_json(ctrl)
-    if first is None:
-        os._exit(0)
+    first = _receive(ctrl_fd)
     sys.path[:] = [_HERE, *first["sys_path"]]
     _load_framework({"framework": first["framework"], "threads": first.get("threads", 1), "forbidden": []})
-    _send_json(ctrl, {"ready": True})
+    codec.send(ctrl_fd, {"ready": True})
     statuses: dict[int, int] = {}
     while True:
-        got = _recv_json(ctrl, fds=4)
-        if got is None:
+        # Each request: one byte carrying the sandbox's descriptors (none for "status"), then a codec frame.
+        marker, fds, _flags, _addr = socket.recv_fds(ctrl, 1, 4)
+        if not marker:
             os._exit(0)
-        message, fds = got
+        message = _receive(ctrl_fd)
         if message.get("op") == "fork" and len(fds) == 4:
             launcher = os.fork()
             if launcher == 0:
                 _become_launcher(ctrl, fds, message)
             answer = {"pid": launcher}
         elif message.get("op") == "status":
-            _reap_into(statuses)
+            _reap_orphans(statuses)
             answer = {"code": statuses.pop(int(message.get("pid", 0)), None)}
         else:
             answer = {"error": "unknown request"}
         for fd in fds:
             os.close(fd)  # never hand one sandbox's channels to the next
-        _reap_into(statuses)
-        _send_json(ctrl, answer)
+        _reap_orphans(statuses)
+        codec.send(ctrl_fd, answer)
 
 
-def _reap_into(statuses: dict) -> None:
-    while True:
-        try:
-            pid, status = os.waitpid(-1, os.WNOHANG)
-        except ChildProcessError:
-            return
-        if pid == 0:
-            return
-        statuses[pid] = os.waitstatus_to_exitcode(status)
-        if len(statuses) > 10000:  # statuses nobody asked for
-            statuses.pop(next(iter(statuses)))
+def _receive(fd: int) -> dict:
+    """One codec frame from the grader, decoded; the end of the channel ends this process."""
+    try:
+        header, blobs = codec.read_frame(fd)
+    except codec.ChannelClosed:
+        os._exit(0)
+    return codec.Decoder().decode(header, blobs)
 
 
 def _become_launcher(ctrl, fds: list[int], message: dict) -> None:
@@ -678,40 +679,6 @@ def _become_launcher(ctrl, fds: list[int], message: dict) -> None:
         traceback.print_exc()
         os._exit(70)
     os._exit(0)
-
-
-def _send_json(sock, value) -> None:
-    import json
-
-    data = json.dumps(value).encode()
-    sock.sendall(len(data).to_bytes(4, "big") + data)
-
-
-def _recv_json(sock, fds: int = 0):
-    """One length-prefixed JSON message (with up to `fds` descriptors on its first byte), None at end of stream."""
-    import json
-    import socket
-
-    if fds:
-        head, got, _flags, _addr = socket.recv_fds(sock, 4, fds)
-    else:
-        head, got = sock.recv(4), []
-    if not head:
-        return None
-    while len(head) < 4:
-        more = sock.recv(4 - len(head))
-        if not more:
-            return None
-        head += more
-    size = int.from_bytes(head, "big")
-    data = b""
-    while len(data) < size:
-        chunk = sock.recv(size - len(data))
-        if not chunk:
-            return None
-        data += chunk
-    value = json.loads(data)
-    return (value, list(got)) if fds else value
 
 
 if __name__ == "__main__":
