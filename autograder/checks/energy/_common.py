@@ -131,15 +131,6 @@ def probe_side_effects(m, device):
             "grads": sum(int(p.grad is not None) for p in model.parameters())}
 
 
-def probe_raises(m, fname, *args):
-    """The name of the exception m.<fname>(*args) raised, or '' when it returned."""
-    try:
-        getattr(m, fname)(*args)
-    except Exception as exc:  # noqa: BLE001 - the exception's type is the data
-        return type(exc).__name__
-    return ""
-
-
 def nonzero(counts, name):
     """The dict without its zero entries (a module that never ran may be left out or given 0), checked for type."""
     if not isinstance(counts, dict):

@@ -9,6 +9,7 @@ import math
 
 from autograder.checking import check, fail, load_sibling
 from autograder.compare import expect_close, expect_equal, expect_true
+from autograder.probes import probe_raised
 
 C = load_sibling(__file__, "_common")
 
@@ -123,7 +124,7 @@ def test_training_flops_properties(student):
     expect_close(student.training_flops(2000, 20), 2 * got, rtol=1e-12, name="training_flops(2N, D) / 2")
     expect_close(student.training_flops(1000, 60), 3 * got, rtol=1e-12, name="training_flops(N, 3D) / 3")
     for args in ((-1, 10), (10, -1)):
-        name = student.run(C.probe_raises, "training_flops", *args)
+        name = student.run(probe_raised, "training_flops", *args)
         expect_true(name == "ValueError", f"training_flops{args} raised {name or 'nothing'}, expected a ValueError")
 
 
@@ -160,7 +161,7 @@ def test_energy(student):
 def test_energy_invalid(student):
     for args in ((1e18, 1e14, 0.0, 400, 1.1), (1e18, 1e14, 1.5, 400, 1.1), (1e18, 0.0, 0.5, 400, 1.1),
                  (1e18, 1e14, 0.5, -1.0, 1.1), (1e18, 1e14, 0.5, 400, 0.9), (-1.0, 1e14, 0.5, 400, 1.1)):
-        name = student.run(C.probe_raises, "energy_joules", *args)
+        name = student.run(probe_raised, "energy_joules", *args)
         expect_true(name == "ValueError", f"energy_joules{args} raised {name or 'nothing'}, expected a ValueError")
 
 
@@ -188,5 +189,5 @@ def test_co2_properties(student):
     expect_close(student.co2_kg(7.2e6, 600.0), 2 * got, rtol=1e-12, name="co2_kg(J, 2 I) / 2")
     expect_true(math.isclose(student.co2_kg(0.0, 300.0), 0.0, abs_tol=1e-15), "co2_kg(0, 300) is not 0")
     for args in ((-1.0, 300.0), (1.0, -300.0)):
-        name = student.run(C.probe_raises, "co2_kg", *args)
+        name = student.run(probe_raised, "co2_kg", *args)
         expect_true(name == "ValueError", f"co2_kg{args} raised {name or 'nothing'}, expected a ValueError")

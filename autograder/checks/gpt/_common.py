@@ -50,17 +50,6 @@ def probe_attn_layout(m, d_model, n_heads, block_size):
     return {n: list(p.shape) for n, p in mod.named_parameters()}
 
 
-def probe_error(m, cls, *args):
-    """The name of the exception m.<cls>(*args) raises, or None."""
-    try:
-        getattr(m, cls)(*args)
-    except NotImplementedError:
-        raise
-    except Exception as exc:  # the kind of exception is what the check judges
-        return type(exc).__name__
-    return None
-
-
 def probe_block(m, d_model, n_heads, block_size, state, x, mixer=None, dropout=0.0, train=False, seed=0,
                 grad_out=None):
     """Block(d_model, n_heads, block_size, dropout) with the parameters in `state`, applied to x. With `mixer` =

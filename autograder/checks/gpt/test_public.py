@@ -16,6 +16,7 @@ import torch.nn.functional as F
 
 from autograder.checking import check, fail, load_sibling
 from autograder.compare import expect_close, expect_equal, expect_true
+from autograder.probes import probe_raised
 
 C = load_sibling(__file__, "_common")
 randn = C.randn
@@ -250,11 +251,11 @@ def test_attention_layout(student):
 
 @check("CausalSelfAttention: ValueError when d_model is not divisible by n_heads", points=1)
 def test_attention_bad_heads(student):
-    raised = student.run(C.probe_error, "CausalSelfAttention", 10, 4, 8)
+    raised = student.run(probe_raised, "CausalSelfAttention", 10, 4, 8)
     outcome = f"it raised {raised}" if raised else "it was created"
     expect_true(raised == "ValueError", "CausalSelfAttention(10, 4, 8) should raise ValueError (10 is not "
                 f"divisible by 4), but {outcome}")
-    raised = student.run(C.probe_error, "CausalSelfAttention", 12, 4, 8)
+    raised = student.run(probe_raised, "CausalSelfAttention", 12, 4, 8)
     expect_true(raised is None, f"CausalSelfAttention(12, 4, 8) should work, but it raised {raised}")
 
 

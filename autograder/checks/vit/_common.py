@@ -32,17 +32,6 @@ def probe_patchify(m, images, patch_size, grad_out=None):
     return answer
 
 
-def probe_error(m, name, *args):
-    """The name of the exception that `name(*args)` raises (a function or a class of the module), or None."""
-    try:
-        getattr(m, name)(*args)
-    except NotImplementedError:
-        raise
-    except Exception as exc:  # the kind of exception is what the check judges
-        return type(exc).__name__
-    return None
-
-
 def probe_module(m, name, args, kwargs=None, state=None, x=None, grad_out=None, train=False, seed=0, extra=None):
     """Build m.<name>(*args, **kwargs) (under torch.manual_seed(seed)); report its parameters and, with `state` and
     `x`, its output after loading `state` (and with `grad_out`, the gradients of sum(out * grad_out) for x and

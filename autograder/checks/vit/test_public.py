@@ -11,9 +11,10 @@ import torch
 
 from autograder.checking import check, fail, load_sibling
 from autograder.compare import describe, expect_close, expect_true
+from autograder.probes import probe_raised
 
 C = load_sibling(__file__, "_common")
-probe_patchify, probe_error, probe_module = C.probe_patchify, C.probe_error, C.probe_module
+probe_patchify, probe_module = C.probe_patchify, C.probe_module
 probe_layout, probe_train_vit = C.probe_layout, C.probe_train_vit
 
 
@@ -75,7 +76,7 @@ def test_patchify_gradient(student, device):
 @check("patchify: raises ValueError when H or W is not divisible by the patch size", points=1)
 def test_patchify_error(student, device):
     for shape, p in (((1, 1, 8, 6), 4), ((1, 3, 7, 7), 2)):
-        raised = student.run(probe_error, "patchify", torch.zeros(shape, device=device), p)
+        raised = student.run(probe_raised, "patchify", torch.zeros(shape, device=device), p)
         expect_true(raised == "ValueError", f"patchify(images of shape {shape}, {p}) should raise ValueError ("
                     f"{shape[2]} x {shape[3]} does not split into {p} x {p} patches), but "
                     + (f"it raised {raised}" if raised else "it returned normally"))
@@ -120,7 +121,7 @@ def test_embedding_layout(student):
     expect_true("Module" in got["classes"], "PatchEmbedding must be a torch.nn.Module")
     expect_true(got["shapes"] == want, f"PatchEmbedding(8, 2, 3, 16) has parameters {got['shapes']}, expected "
                 f"exactly {want} (16 patches plus the class token make 17 positions)")
-    raised = student.run(probe_error, "PatchEmbedding", 10, 4, 1, 8)
+    raised = student.run(probe_raised, "PatchEmbedding", 10, 4, 1, 8)
     expect_true(raised == "ValueError", "PatchEmbedding(image_size=10, patch_size=4, ...) should raise ValueError "
                 "(10 is not divisible by 4), but " + (f"it raised {raised}" if raised else "it was created"))
 
@@ -191,7 +192,7 @@ def test_block_dropout_and_heads(student, device):
     expect_true(isinstance(trained, torch.Tensor) and not torch.allclose(trained, want),
                 "EncoderBlock(16, 4, 32, dropout=0.5) gives the same output in train mode as in eval mode: the "
                 "MLP's two nn.Dropout(dropout) layers should drop units in train mode")
-    raised = student.run(probe_error, "EncoderBlock", 10, 4, 16)
+    raised = student.run(probe_raised, "EncoderBlock", 10, 4, 16)
     expect_true(raised == "ValueError", "EncoderBlock(dim=10, n_heads=4, mlp_dim=16) should raise ValueError (10 is "
                 "not divisible by 4), but " + (f"it raised {raised}" if raised else "it was created"))
 

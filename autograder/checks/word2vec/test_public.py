@@ -13,6 +13,7 @@ import torch.nn.functional as F
 
 from autograder.checking import check, fail, load_sibling
 from autograder.compare import expect_close, expect_equal, expect_true
+from autograder.probes import probe_raised
 
 C = load_sibling(__file__, "_common")
 
@@ -115,19 +116,10 @@ def test_pairs_empty(student, device):
         expect_equal(tuple(got.shape), (0, 2), name=f"the shape of skipgram_pairs({ids}, window=2)")
 
 
-def probe_raises(m, fname, *args):
-    """The name of the exception m.<fname>(*args) raised, or '' when it returned."""
-    try:
-        getattr(m, fname)(*args)
-    except Exception as exc:  # noqa: BLE001 - the exception's type is the data
-        return type(exc).__name__
-    return ""
-
-
 @check("skipgram_pairs: window < 1 raises ValueError", points=1)
 def test_pairs_bad_window(student):
     for window in (0, -2):
-        name = student.run(probe_raises, "skipgram_pairs", torch.arange(5), window)
+        name = student.run(probe_raised, "skipgram_pairs", torch.arange(5), window)
         expect_true(name == "ValueError", f"skipgram_pairs(torch.arange(5), window={window}) raised "
                     f"{name or 'nothing'}, expected a ValueError")
 
