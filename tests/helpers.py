@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
+from types import ModuleType
 
 from autograder import spec as specs
 from autograder.grading import grade
+from autograder.paths import load_module
 from autograder.report import Report
 
 
@@ -27,6 +30,19 @@ def write_submission(tmp_path: Path, slug: str, source: str, name: str = "sub") 
 
 def reference_source(slug: str) -> str:
     return specs.load(slug).reference.read_text()
+
+
+def load_reference(slug: str) -> ModuleType:
+    """The reference solution of `slug`, imported afresh under a name of its own."""
+    return load_module(specs.load(slug).reference, f"dlcourse_test_{slug}_reference")
+
+
+def load_check_module(slug: str, name: str) -> ModuleType:
+    """A module of `slug`'s checks folder (`_common`, `test_public`, ...), imported once per test process."""
+    key = f"dlcourse_test_{slug}_{name}"
+    if key not in sys.modules:
+        load_module(specs.load(slug).check_dir / f"{name}.py", key, register=True)
+    return sys.modules[key]
 
 
 def grade_variant(tmp_path: Path, slug: str, old: str, new: str, select=None, seed: int = 7, name="bug") -> Report:

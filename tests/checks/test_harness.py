@@ -2,7 +2,8 @@
 
 For each assignment found by `autograder.spec.all_slugs()` (no list here: a new assignment is tested as soon as it
 has a spec):
-- the reference gets full marks, the generated skeleton gets zero;
+- the reference gets full marks, the generated skeleton gets zero (and, on a CUDA machine, the same with
+  `--device cuda` for every torch assignment);
 - three hollow submissions generated from the reference (zeros, its input, its base layer) get exactly zero;
 - every known bug loses points on the checks of its own target and on no check of another target, and a failing
   message names the mistake when the bug says which words it must contain;
@@ -22,6 +23,7 @@ from autograder.authoring.bugfile import bug_selection, load_bugs, load_select
 from tests.helpers import failed_targets, grade_variant, reference_source, write_submission
 
 SLUGS = specs.all_slugs()
+TORCH_SLUGS = [slug for slug in SLUGS if specs.load(slug).framework == "torch"]
 SEED = 7
 
 
@@ -46,6 +48,17 @@ def test_skeleton_gets_zero(slug):
     report = grade(slug, spec.skeleton, seed=SEED)
     passed = [r.name for r in report.results if r.score > 0]
     assert report.score == 0, passed
+
+
+@pytest.mark.cuda
+@pytest.mark.parametrize("slug", TORCH_SLUGS)
+def test_on_cuda_the_reference_gets_full_marks_and_the_skeleton_zero(slug):
+    spec = specs.load(slug)
+    report = grade(slug, spec.reference, seed=SEED, device="cuda")
+    failed = {r.name: r.output for r in report.results if not r.passed}
+    assert report.max_score > 0 and report.score == report.max_score, failed
+    skeleton = grade(slug, spec.skeleton, seed=SEED, device="cuda")
+    assert skeleton.score == 0, [r.name for r in skeleton.results if r.score > 0]
 
 
 @pytest.mark.parametrize("mode", MODES)

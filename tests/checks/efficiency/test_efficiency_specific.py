@@ -2,34 +2,24 @@
 with the reference, code written in another reasonable style gets full marks, and the memory check sees a whole
 score matrix however it is built."""
 
-import importlib.util
-
 import pytest
 import torch
 
-from autograder import spec as specs
 from autograder.grading import grade
-from tests.helpers import failed_targets, mutate, reference_source, write_submission
+from tests.helpers import (failed_targets, load_check_module, load_reference, mutate, reference_source,
+                           write_submission)
 
 SLUG = "efficiency"
 
 
-def _load(path, name):
-    mod_spec = importlib.util.spec_from_file_location(name, path)
-    module = importlib.util.module_from_spec(mod_spec)
-    mod_spec.loader.exec_module(module)
-    return module
-
-
 @pytest.fixture(scope="module")
 def ref():
-    return _load(specs.load(SLUG).reference, "efficiency_reference_for_tests")
+    return load_reference(SLUG)
 
 
 @pytest.mark.filterwarnings("ignore::pytest.PytestUnknownMarkWarning")  # the check marks
 def test_the_public_decoder_oracle_agrees_with_the_reference(ref):
-    public = _load(specs.load(SLUG).public_checks, "efficiency_public_for_tests")
-    common = _load(specs.load(SLUG).check_dir / "_common.py", "efficiency_common_for_tests")
+    public, common = load_check_module(SLUG, "test_public"), load_check_module(SLUG, "_common")
     g = torch.Generator().manual_seed(0)
     parts = common.decoder(g, 13, 12, 3, 2, 10, dtype=torch.float64)
     idx = torch.randint(0, 13, (2, 9), generator=g)
@@ -117,12 +107,3 @@ def test_a_full_causal_mask_counts_as_a_whole_score_matrix(tmp_path):
     failing = [r for r in report.results if not r.passed]
     assert [r.name for r in failing] == ["online_softmax_attention: never holds an (Lq, Lk) score matrix: no "
                                          "intermediate over a quarter of its size"]
-
-
-@pytest.mark.cuda
-@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
-def test_reference_full_marks_and_skeleton_zero_on_cuda():
-    spec = specs.load(SLUG)
-    report = grade(SLUG, spec.reference, seed=11, device="cuda")
-    assert report.score == report.max_score, {r.name: r.output for r in report.results if not r.passed}
-    assert grade(SLUG, spec.skeleton, seed=11, device="cuda").score == 0

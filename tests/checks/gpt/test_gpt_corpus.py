@@ -5,13 +5,11 @@ of the text) at least MARGIN nats per character below a bigram table counted on 
 same run, so the bar follows the lectures as they are edited), from ln(vocab_size) ~ 4.65 at initialisation. The
 notebook gpt.ipynb runs the same training, draws the same bar and shows the curves."""
 
-import importlib.util
-
 import pytest
 import torch
 
-from autograder import spec as specs
 from dlcourse.text import CharTokenizer, lecture_corpus, random_windows, split
+from tests.helpers import load_reference
 
 MARGIN = 0.1
 
@@ -25,9 +23,7 @@ def bigram_loss(train: torch.Tensor, val: torch.Tensor, vocab: int) -> float:
 
 @pytest.mark.slow
 def test_reference_gpt_on_the_lecture_notes_beats_the_bound():
-    mod_spec = importlib.util.spec_from_file_location("gpt_reference_corpus", specs.load("gpt").reference)
-    gpt = importlib.util.module_from_spec(mod_spec)
-    mod_spec.loader.exec_module(gpt)
+    gpt = load_reference("gpt")
     text = lecture_corpus()
     tok = CharTokenizer(text)
     data = torch.tensor(tok.encode(text))

@@ -2,34 +2,25 @@
 trusted helpers agree with the reference, code written in another reasonable style gets full marks, and a forbidden
 attention module costs the class that uses it."""
 
-import importlib.util
-
 import pytest
 import torch
 
-from autograder import spec as specs
 from autograder.grading import grade
 from dlcourse.text import CharTokenizer, lecture_corpus, random_windows, split
-from tests.helpers import failed_targets, mutate, reference_source, write_submission
+from tests.helpers import (failed_targets, load_check_module, load_reference, mutate, reference_source,
+                           write_submission)
 
 SLUG = "gpt"
 
 
-def _load(path, name):
-    mod_spec = importlib.util.spec_from_file_location(name, path)
-    module = importlib.util.module_from_spec(mod_spec)
-    mod_spec.loader.exec_module(module)
-    return module
-
-
 @pytest.fixture(scope="module")
 def ref():
-    return _load(specs.load(SLUG).reference, "gpt_reference_for_tests")
+    return load_reference(SLUG)
 
 
 @pytest.fixture(scope="module")
 def common():
-    return _load(specs.load(SLUG).check_dir / "_common.py", "gpt_common_for_tests")
+    return load_check_module(SLUG, "_common")
 
 
 # ----------------------------------------------------------------------------------------------- corpus, tokenizer
@@ -77,7 +68,7 @@ def test_the_parameter_count_formula_matches_the_reference(ref, common):
 def test_the_public_oracles_agree_with_the_reference(ref, common):
     """The built-in oracles of the public checks (nn.MultiheadAttention, nn.TransformerEncoderLayer) compute what
     the reference computes, so a correct submission cannot fail them."""
-    public = _load(specs.load(SLUG).public_checks, "gpt_public_for_tests")
+    public = load_check_module(SLUG, "test_public")
     g = torch.Generator().manual_seed(0)
     config = dict(vocab_size=11, block_size=8, n_layers=2, n_heads=2, d_model=16, dropout=0.0)
     state = common.gpt_state(g, config, "cpu", torch.float64, with_blocks=True)
@@ -137,12 +128,3 @@ def test_forbidden_attention_module_costs_the_class_that_uses_it(tmp_path):
                    select=["Block: with a stand-in", "CausalSelfAttention: qkv is"])
     assert failed_targets(report) == {"Block"}
     assert all("forbidden" in r.output for r in report.results if not r.passed)
-
-
-@pytest.mark.cuda
-@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
-def test_reference_full_marks_and_skeleton_zero_on_cuda():
-    spec = specs.load(SLUG)
-    report = grade(SLUG, spec.reference, seed=11, device="cuda")
-    assert report.score == report.max_score, {r.name: r.output for r in report.results if not r.passed}
-    assert grade(SLUG, spec.skeleton, seed=11, device="cuda").score == 0

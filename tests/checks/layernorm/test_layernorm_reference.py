@@ -8,6 +8,7 @@ from torch import nn
 
 from autograder import spec as specs
 from autograder.grading import grade, single_threaded_torch
+from tests.helpers import load_check_module, mutate, reference_source, write_submission
 
 SLUG = "layernorm"
 
@@ -21,8 +22,6 @@ def test_grading_the_reference_stays_fast():
 def test_backward_checks_judge_in_the_trusted_process(tmp_path):
     # A backward that disagrees with its own forward fails the finite-difference check, computed by the grader from
     # forward values at perturbed inputs; a backward that calls autograd is found by reading the file here.
-    from tests.helpers import mutate, reference_source, write_submission
-
     source = mutate(reference_source(SLUG), "dweight = (rows * x_hat.reshape(-1, D)).sum(dim=0)      # (D,)",
                     "dweight = 1.01 * (rows * x_hat.reshape(-1, D)).sum(dim=0)      # (D,)")
     report = grade(SLUG, write_submission(tmp_path, SLUG, source), seed=3,
@@ -31,20 +30,10 @@ def test_backward_checks_judge_in_the_trusted_process(tmp_path):
     assert not result.passed and "central differences of your forward" in result.output, result.output
 
 
-def _load_public_checks():
-    import importlib.util
-
-    path = specs.load(SLUG).public_checks
-    mod_spec = importlib.util.spec_from_file_location("layernorm_public_checks_for_tests", path)
-    module = importlib.util.module_from_spec(mod_spec)
-    mod_spec.loader.exec_module(module)
-    return module
-
-
 def test_without_normalization_the_deep_net_spreads_its_gradients():
     """The premise of the end-to-end checks: the same net without LayerNorm has a wide gradient spread and does not
     train, with nn.LayerNorm it has a narrow one and reaches the target loss (all in this process)."""
-    pub = _load_public_checks()
+    pub = load_check_module(SLUG, "test_public")
     with single_threaded_torch():
         _premise(pub)
 

@@ -2,36 +2,15 @@
 bugs): the forbidden list lets torch.optim.Optimizer through and nothing else of torch.optim, another correct style
 gets full marks, and the end-to-end thresholds hold with a margin for several grading seeds."""
 
-import importlib.util
-import sys
-
 import pytest
 import torch
 
 from autograder import forbidden
 from autograder import spec as specs
 from autograder.grading import grade
-from tests.helpers import write_submission
+from tests.helpers import load_check_module, load_reference, write_submission
 
 SLUG = "optimizers"
-CHECKS = specs.load(SLUG).check_dir
-
-
-def _load(name):
-    key = f"dlcourse_test_optimizers_{name}"
-    if key not in sys.modules:
-        spec = importlib.util.spec_from_file_location(key, CHECKS / f"{name}.py")
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[key] = module
-        spec.loader.exec_module(module)
-    return sys.modules[key]
-
-
-def _reference():
-    spec = importlib.util.spec_from_file_location("dlcourse_test_optimizers_reference", specs.load(SLUG).reference)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 @pytest.mark.parametrize("source", [
@@ -147,8 +126,8 @@ def test_another_correct_style_gets_full_marks(tmp_path):
 
 @pytest.mark.parametrize("seed", [11, 123])
 def test_end_to_end_thresholds_hold_with_a_margin(seed):
-    C, P = _load("_common"), _load("test_public")
-    ref = _reference()
+    C, P = load_check_module(SLUG, "_common"), load_check_module(SLUG, "test_public")
+    ref = load_reference(SLUG)
     torch.set_num_threads(1)
     x, y = C.digits("cpu")
     state = C.deep_mlp_state(P.DEPTH, P.WIDTH, seed, "cpu")
@@ -164,12 +143,3 @@ def test_end_to_end_thresholds_hold_with_a_margin(seed):
     decoupled = P._weight_norm(C.probe_train(ref, "AdamW", kwargs, start, xl, yl, full, 0, 0))
     l2 = P._weight_norm(C.probe_train(C.torch_optim(), "Adam", kwargs, start, xl, yl, full, 0, 0))
     assert decoupled > 2 * l2, (decoupled, l2)  # far outside the checks' 2% bands
-
-
-@pytest.mark.cuda
-@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
-def test_skeleton_gets_zero_on_cuda():
-    from autograder.grading import grade as grade_on
-
-    report = grade_on(SLUG, specs.load(SLUG).skeleton, seed=2, device="cuda")
-    assert report.score == 0, [r.name for r in report.results if r.score > 0]

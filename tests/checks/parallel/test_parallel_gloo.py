@@ -2,7 +2,6 @@
 checks simulate with threads holds on a real process group too, and data-parallel training with it matches one
 process on the combined batch (W = 2 and 4)."""
 
-import importlib.util
 import os
 import socket
 
@@ -10,6 +9,7 @@ import pytest
 import torch
 
 from autograder import spec as specs
+from autograder.paths import load_module
 
 dist = pytest.importorskip("torch.distributed")
 if not dist.is_available():  # pragma: no cover
@@ -23,11 +23,7 @@ def _free_port() -> int:
 
 
 def _load_reference():
-    path = specs.load("parallel").reference
-    mod_spec = importlib.util.spec_from_file_location("parallel_reference_gloo", path)
-    module = importlib.util.module_from_spec(mod_spec)
-    mod_spec.loader.exec_module(module)
-    return module
+    return load_module(specs.load("parallel").reference, "parallel_reference_gloo")
 
 
 def _worker(rank, world_size, port, out_dir):

@@ -2,40 +2,18 @@
 the planted corpus is learnable by the reference for many grading seeds and not by untrained vectors, another
 correct style gets full marks, and the public checks' diagnosis names the mistake it sees."""
 
-import importlib.util
-import sys
-
 import pytest
 import torch
 
-from autograder import spec as specs
 from autograder.grading import grade
-from tests.helpers import write_submission
+from tests.helpers import load_check_module, load_reference, write_submission
 
 SLUG = "word2vec"
-CHECKS = specs.load(SLUG).check_dir
-
-
-def _load(name):
-    key = f"dlcourse_test_word2vec_{name}"
-    if key not in sys.modules:
-        spec = importlib.util.spec_from_file_location(key, CHECKS / f"{name}.py")
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[key] = module
-        spec.loader.exec_module(module)
-    return sys.modules[key]
-
-
-def _reference():
-    spec = importlib.util.spec_from_file_location("dlcourse_test_word2vec_reference", specs.load(SLUG).reference)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 @pytest.mark.parametrize("seed", [0, 7, 991])
 def test_the_planted_clusters_are_learned_by_the_reference_only_after_training(seed):
-    C, P = _load("_common"), _load("test_public")
+    C, P = load_check_module(SLUG, "_common"), load_check_module(SLUG, "test_public")
     torch.set_num_threads(1)
     sentences, cluster = C.planted_corpus(seed)
     pairs, V = C.sentence_pairs(sentences), cluster.shape[0]
@@ -44,7 +22,7 @@ def test_the_planted_clusters_are_learned_by_the_reference_only_after_training(s
     w_in, w_out = torch.randn(V, P.E2E_DIM, generator=g) * 0.1, torch.randn(V, P.E2E_DIM, generator=g) * 0.1
     batches = torch.randint(0, len(pairs), (P.E2E_STEPS, P.E2E_BATCH), generator=g)
     negatives = torch.randint(0, V, (P.E2E_STEPS, P.E2E_BATCH, P.E2E_K), generator=g)
-    trained = C.probe_train(_reference(), V, P.E2E_DIM, pairs, w_in, w_out, batches, negatives, P.E2E_LR)
+    trained = C.probe_train(load_reference(SLUG), V, P.E2E_DIM, pairs, w_in, w_out, batches, negatives, P.E2E_LR)
     assert C.neighbour_purity(w_in, cluster, C.CLUSTER_SIZE - 1) < 0.4
     assert C.neighbour_purity(trained["in_embed"], cluster, C.CLUSTER_SIZE - 1) >= 0.97
 
@@ -56,13 +34,13 @@ def test_the_planted_clusters_are_learned_by_the_reference_only_after_training(s
     ([[0, 1], [1, 0], [1, 2], [2, 1], [2, 3], [3, 2], [3, 4], [4, 3]], 2, "stops one word short"),
 ])
 def test_the_diagnosis_names_the_mistake(pairs, window, words):
-    P = _load("test_public")
+    P = load_check_module(SLUG, "test_public")
     assert words in P._diagnose(torch.tensor(pairs), window, 5)
 
 
 def test_the_diagnosis_is_silent_for_the_right_pairs():
-    P = _load("test_public")
-    ref = _reference()
+    P = load_check_module(SLUG, "test_public")
+    ref = load_reference(SLUG)
     for T in range(0, 9):
         for window in range(1, 5):
             ids = torch.arange(T)
@@ -118,12 +96,3 @@ def most_similar(model, word_id, k):
 def test_another_correct_style_gets_full_marks(tmp_path):
     report = grade(SLUG, write_submission(tmp_path, SLUG, ANOTHER_STYLE), seed=5)
     assert report.score == report.max_score, {r.name: r.output for r in report.results if not r.passed}
-
-
-@pytest.mark.cuda
-@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
-def test_skeleton_gets_zero_on_cuda():
-    from autograder.grading import grade as grade_on
-
-    report = grade_on(SLUG, specs.load(SLUG).skeleton, seed=2, device="cuda")
-    assert report.score == 0, [r.name for r in report.results if r.score > 0]
